@@ -1,0 +1,3 @@
+"""citysentinel: city public-safety and operations platform."""
+
+__version__ = "0.1.0"

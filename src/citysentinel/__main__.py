@@ -1,0 +1,5 @@
+"""`python -m citysentinel` runs the command line."""
+
+from citysentinel.cli import main
+
+main()

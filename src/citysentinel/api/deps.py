@@ -1,0 +1,75 @@
+"""Collaborators handed to routes through `Annotated[..., Depends(...)]` aliases."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import Depends
+
+from citysentinel.config import SiteConfig
+from citysentinel.metrics import Metrics
+from citysentinel.pipeline import Pipeline
+from citysentinel.storage.admin import AdminStore, ApiKeyInfo
+from citysentinel.storage.store import Store
+
+
+class KeyCache:
+    """Recently checked keys, so a busy ingest does not hit the database per request."""
+
+    def __init__(self, ttl_s: float) -> None:
+        self.ttl_s = ttl_s
+        self._entries: dict[str, tuple[float, ApiKeyInfo | None]] = {}
+
+    def get(self, digest: str) -> tuple[bool, ApiKeyInfo | None]:
+        hit = self._entries.get(digest)
+        if hit is None or time.monotonic() - hit[0] > self.ttl_s:
+            return False, None
+        return True, hit[1]
+
+    def put(self, digest: str, info: ApiKeyInfo | None) -> None:
+        if len(self._entries) > 10_000:
+            self._entries.clear()
+        self._entries[digest] = (time.monotonic(), info)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+@dataclass
+class ApiContext:
+    """Everything the routes need; built by the composition root and injected per request."""
+
+    site: SiteConfig
+    store: Store
+    admin: AdminStore
+    pipeline: Pipeline
+    metrics: Metrics
+    key_cache: KeyCache = field(default_factory=lambda: KeyCache(5.0))
+    started_at: float = field(default_factory=time.time)
+
+
+def get_context() -> ApiContext:
+    """Overridden by `create_app` with the real context."""
+    raise RuntimeError("the API context was not wired; build the app with create_app()")
+
+
+Context = Annotated[ApiContext, Depends(get_context)]
+
+
+def get_store(ctx: Context) -> Store:
+    return ctx.store
+
+
+def get_admin(ctx: Context) -> AdminStore:
+    return ctx.admin
+
+
+def get_pipeline(ctx: Context) -> Pipeline:
+    return ctx.pipeline
+
+
+StoreDep = Annotated[Store, Depends(get_store)]
+AdminDep = Annotated[AdminStore, Depends(get_admin)]
+PipelineDep = Annotated[Pipeline, Depends(get_pipeline)]

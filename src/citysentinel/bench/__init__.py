@@ -1,0 +1,1 @@
+"""Benchmarks behind `citysentinel bench`: they print figures, never assert timings."""

@@ -1,0 +1,271 @@
+"""The `citysentinel` command: run a site, check its config, migrate, manage keys, bench."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from citysentinel import __version__
+from citysentinel.config import ConfigError, Settings, SiteConfig, load_config
+
+if TYPE_CHECKING:
+    from citysentinel.storage.admin import AdminStore
+
+app = typer.Typer(
+    name="citysentinel",
+    help="City public-safety and operations platform: events in, incidents out.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
+keys_app = typer.Typer(
+    help="API keys (stored hashed; roles viewer, operator, admin).", no_args_is_help=True
+)
+bench_app = typer.Typer(
+    help="Benchmarks that print their figures (add --json).", no_args_is_help=True
+)
+docs_app = typer.Typer(
+    help="Generated documentation (config reference, OpenAPI).", no_args_is_help=True
+)
+app.add_typer(db_app, name="db")
+app.add_typer(keys_app, name="keys")
+app.add_typer(bench_app, name="bench")
+app.add_typer(docs_app, name="docs")
+
+ConfigArg = Annotated[Path, typer.Option("--config", "-c", help="Site config YAML file.")]
+DbUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url", help="SQLAlchemy URL; default from CITYSENTINEL_DATABASE_URL or SQLite."
+    ),
+]
+
+
+def _echo(msg: str = "", *, err: bool = False) -> None:
+    typer.echo(msg, err=err)
+
+
+def _load(path: Path) -> SiteConfig:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        _echo(f"error: {exc.path} is not a valid site config:", err=True)
+        for m in exc.messages:
+            _echo(f"  {m}", err=True)
+        raise typer.Exit(1) from exc
+
+
+def _settings(database_url: str | None = None) -> Settings:
+    settings = Settings()
+    if database_url:
+        settings = settings.model_copy(update={"database_url": database_url})
+    return settings
+
+
+@app.callback(invoke_without_command=True)
+def _root(
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+) -> None:
+    if version:
+        _echo(__version__)
+        raise typer.Exit()
+
+
+@app.command("validate-config")
+def validate_config(path: Annotated[Path, typer.Argument(help="Site config YAML file.")]) -> None:
+    """Check a site config; print each problem with its key path and YAML line (exit 1)."""
+    site = _load(path)
+    _echo(
+        f"{path}: ok ({len(site.cameras)} cameras, {len(site.text_feeds)} text feeds,"
+        f" {len(site.sensors)} sensors, {len(site.rules)} rules)"
+    )
+
+
+@app.command()
+def run(
+    config: ConfigArg,
+    host: Annotated[str | None, typer.Option(help="Listen address (default: api.host).")] = None,
+    port: Annotated[int | None, typer.Option(help="Listen port (default: api.port).")] = None,
+    migrate: Annotated[bool, typer.Option(help="Upgrade the database schema first.")] = True,
+    database_url: DbUrl = None,
+) -> None:
+    """Run the pipeline and the API for a site until interrupted (Ctrl-C)."""
+    from citysentinel.app import NotMigrated, build, serve
+
+    site = _load(config)
+    settings = _settings(database_url)
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        runtime = build(site, settings, migrate=migrate)
+    except NotMigrated as exc:
+        _echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    key_file = settings.data_dir / "first-admin-key.txt"
+    first_key = runtime.ensure_admin_key(key_file)
+    h, p = host or site.api.host, port if port is not None else site.api.port
+    _echo(f"citysentinel {__version__}: site {site.site.name!r}, database {runtime.store.dialect}")
+    _echo(f"API:     http://{h}:{p}/docs  (health: /healthz, metrics: /metrics)")
+    if first_key:
+        _echo(f"API key (admin, shown once, also in {key_file}): {first_key}")
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(runtime, h, p))
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    database_url: DbUrl = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="Site config (for storage.database_url).")
+    ] = None,
+) -> None:
+    """Create or upgrade the schema to the latest revision."""
+    from citysentinel.storage import db
+
+    site = _load(config) if config else None
+    url = _settings(database_url).resolve_database_url(site)
+    db.upgrade(url)
+    _echo(f"database at revision {db.head_revision()}: {_safe(url)}")
+
+
+@db_app.command("current")
+def db_current(database_url: DbUrl = None) -> None:
+    """Print the schema revision of the database."""
+    from citysentinel.storage import db
+
+    url = _settings(database_url).resolve_database_url(None)
+    engine = db.make_engine(url)
+    _echo(f"{db.current_revision(engine) or 'not migrated'} (latest {db.head_revision()})")
+    engine.dispose()
+
+
+def _admin_store(database_url: str | None) -> AdminStore:
+    from citysentinel.storage import db
+    from citysentinel.storage.admin import AdminStore
+
+    url = _settings(database_url).resolve_database_url(None)
+    db.upgrade(url)
+    return AdminStore(db.make_engine(url))
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option(help="Who or what the key is for.")],
+    role: Annotated[str, typer.Option(help="viewer, operator or admin.")] = "viewer",
+    database_url: DbUrl = None,
+) -> None:
+    """Create an API key and print it (only once)."""
+    from citysentinel.storage.admin import Role
+
+    try:
+        parsed = Role(role)
+    except ValueError as exc:
+        _echo(f"error: role must be viewer, operator or admin, not {role!r}", err=True)
+        raise typer.Exit(1) from exc
+    store = _admin_store(database_url)
+    info, plain = store.create_key(name, parsed, created_by="cli")
+    _echo(f"{info.id} {info.role.value} {info.name}")
+    _echo(plain)
+
+
+@keys_app.command("list")
+def keys_list(database_url: DbUrl = None) -> None:
+    """List keys (never the keys themselves)."""
+    store = _admin_store(database_url)
+    for k in store.list_keys():
+        state = f"revoked {k.revoked_at:%Y-%m-%d}" if k.revoked_at else "active"
+        _echo(f"{k.id}  {k.prefix}…  {k.role.value:8}  {state:18}  {k.name}")
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: str, database_url: DbUrl = None) -> None:
+    """Revoke a key by id."""
+    store = _admin_store(database_url)
+    if not store.revoke_key(key_id):
+        _echo(f"error: no active key {key_id}", err=True)
+        raise typer.Exit(1)
+    _echo(f"revoked {key_id}")
+
+
+@bench_app.command("pipeline")
+def bench_pipeline(
+    events: Annotated[int, typer.Option("--events", help="Events to ingest.")] = 20_000,
+    batch: Annotated[int, typer.Option(help="Events per HTTP batch request.")] = 200,
+    clients: Annotated[int, typer.Option(help="Concurrent HTTP clients.")] = 4,
+    fill: Annotated[int, typer.Option(help="Stored events before timing queries.")] = 100_000,
+    queries: Annotated[int, typer.Option(help="Incident page queries to time.")] = 500,
+    database_url: DbUrl = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
+) -> None:
+    """Ingest -> bus -> engine -> storage throughput over HTTP, then incident query latency."""
+    from citysentinel.bench.pipeline import run_pipeline_bench
+
+    result = run_pipeline_bench(
+        events=events,
+        batch=batch,
+        clients=clients,
+        fill=fill,
+        queries=queries,
+        database_url=database_url,
+        progress=not as_json,
+    )
+    _echo(json.dumps(result, indent=None if as_json else 2))
+
+
+@docs_app.command("config-reference")
+def docs_config_reference(
+    out: Annotated[Path, typer.Option(help="Where to write it.")] = Path(
+        "docs/config-reference.md"
+    ),
+    check: Annotated[bool, typer.Option(help="Exit 1 if the file is out of date.")] = False,
+) -> None:
+    """Write the site config reference generated from the pydantic models."""
+    from citysentinel.config_reference import render_reference
+
+    _write_or_check(out, render_reference(), check)
+
+
+@docs_app.command("openapi")
+def docs_openapi(
+    out: Annotated[Path, typer.Option(help="Where to write it.")] = Path("docs/openapi.json"),
+    check: Annotated[bool, typer.Option(help="Exit 1 if the file is out of date.")] = False,
+) -> None:
+    """Write the OpenAPI document of the HTTP API."""
+    from citysentinel.app import render_openapi
+
+    _write_or_check(out, render_openapi(), check)
+
+
+def _write_or_check(out: Path, text: str, check: bool) -> None:
+    if check:
+        current = out.read_text(encoding="utf-8") if out.exists() else ""
+        if current != text:
+            _echo(f"error: {out} is out of date; regenerate it", err=True)
+            raise typer.Exit(1)
+        _echo(f"{out}: up to date")
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    _echo(f"wrote {out}")
+
+
+def _safe(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def main() -> None:
+    try:
+        app()
+    except BrokenPipeError:
+        sys.exit(0)

@@ -1,0 +1,1 @@
+"""Tests for the incident engine, rules, silences and summaries."""
