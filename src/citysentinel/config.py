@@ -35,9 +35,12 @@ class _Strict(BaseModel):
 class _LocatedError(ValueError):
     """A model validator's error about a key below the model; `loc` is relative to it."""
 
-    def __init__(self, loc: tuple[str | int, ...], message: str) -> None:
+    def __init__(
+        self, loc: tuple[str | int, ...], message: str, first: tuple[str | int, ...] | None = None
+    ) -> None:
         super().__init__(message)
         self.loc = loc
+        self.first = first  # for duplicates: where the name was first used
 
 
 class SiteInfo(_Strict):
@@ -286,7 +289,7 @@ def _unique(items: list[tuple[tuple[str | int, ...], str]]) -> None:
     first: dict[str, tuple[str | int, ...]] = {}
     for loc, name in items:
         if name in first:
-            raise _LocatedError(loc, f"{name!r} is used twice (first at {_path(first[name])})")
+            raise _LocatedError(loc, f"{name!r} is used twice", first=first[name])
         first[name] = loc
 
 
@@ -409,11 +412,12 @@ class _Builder:
     def error(self, loc: tuple[Any, ...], node: yaml.Node, message: str) -> None:
         self.errors.append(f"{_path(loc)}: {message} (line {node.start_mark.line + 1})")
 
-    def build(self, node: yaml.Node, loc: tuple[Any, ...]) -> Any:
+    def build(self, node: yaml.Node, loc: tuple[Any, ...], key: yaml.Node | None = None) -> Any:
         if isinstance(node, yaml.ScalarNode):
             return self._scalar(node, loc)
         if id(node) in self._open:
-            self.error(loc, node, "an alias refers to a collection that contains it")
+            # An alias has no position of its own; its key has.
+            self.error(loc, key or node, "an alias refers to a collection that contains it")
             return None
         if node.tag not in _PLAIN_TAGS:
             self.error(loc, node, f"unsupported YAML tag {node.tag!r}")
@@ -449,7 +453,7 @@ class _Builder:
                 )
                 continue
             lines[key.value] = key.start_mark.line + 1
-            own[key.value] = self.build(value, (*loc, key.value))
+            own[key.value] = self.build(value, (*loc, key.value), key)
         return {**merged, **own}
 
     def _scalar(self, node: yaml.ScalarNode, loc: tuple[Any, ...]) -> Any:
@@ -488,6 +492,9 @@ def _describe(err: Any, root: yaml.Node) -> str:
     cause = err.get("ctx", {}).get("error")
     msg = str(cause) if err["type"] == "value_error" and cause is not None else err["msg"]
     if isinstance(cause, _LocatedError):
+        if cause.first is not None:
+            first = (*loc, *cause.first)
+            msg += f" (first at {_path(first)}, line {_locate(root, first)[0]})"
         loc = (*loc, *cause.loc)
     line, found = _locate(root, loc)
     kind = err["type"]

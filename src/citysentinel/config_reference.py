@@ -21,7 +21,6 @@ from citysentinel.config import SiteConfig
 from citysentinel.incidents.rules import SUB_CATEGORIES
 
 GENERATED_BY = "citysentinel docs config-reference"
-DEFAULT_PATH = Path("docs/config-reference.md")
 
 _INTRO = """\
 The site config is one YAML file, validated when `citysentinel` starts (and by
@@ -64,21 +63,6 @@ def render_reference() -> str:
     parts.extend(_section(*section) for section in _sections("", SiteConfig, "", ()))
     parts.append(_sub_categories())
     return "\n".join(parts)
-
-
-def write_reference(path: Path = DEFAULT_PATH) -> bool:
-    """Write the reference to `path`; True when the file changed.
-
-    Example:
-        >>> write_reference(Path("docs/config-reference.md"))  # doctest: +SKIP
-        False
-    """
-    text = render_reference()
-    if path.exists() and path.read_text(encoding="utf-8") == text:
-        return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return True
 
 
 def iter_fields(

@@ -89,12 +89,28 @@ def test_dedup_key_is_rule_source_zone(source: str, zone: str | None, expected: 
         ({"start": "08:00", "end": "18:00"}, datetime(2026, 11, 23, 18, 0), False),
         ({"start": "08:00", "end": "18:00"}, datetime(2026, 11, 23, 7, 59), False),
         # weekdays only
-        ({"days": ["mon", "tue"], "start": "08:00", "end": "18:00"}, datetime(2026, 11, 24, 9), True),
-        ({"days": ["mon", "tue"], "start": "08:00", "end": "18:00"}, datetime(2026, 11, 25, 9), False),
-        ({"days": ["sat", "sun"], "start": "00:00", "end": "23:59"}, datetime(2026, 11, 29, 12), True),
+        (
+            {"days": ["mon", "tue"], "start": "08:00", "end": "18:00"},
+            datetime(2026, 11, 24, 9),
+            True,
+        ),
+        (
+            {"days": ["mon", "tue"], "start": "08:00", "end": "18:00"},
+            datetime(2026, 11, 25, 9),
+            False,
+        ),
+        (
+            {"days": ["sat", "sun"], "start": "00:00", "end": "23:59"},
+            datetime(2026, 11, 29, 12),
+            True,
+        ),
         # over midnight: the evening part is the day itself...
         ({"days": ["fri"], "start": "22:00", "end": "06:00"}, datetime(2026, 11, 27, 23, 30), True),
-        ({"days": ["fri"], "start": "22:00", "end": "06:00"}, datetime(2026, 11, 27, 21, 59), False),
+        (
+            {"days": ["fri"], "start": "22:00", "end": "06:00"},
+            datetime(2026, 11, 27, 21, 59),
+            False,
+        ),
         # ...and the early-morning part belongs to the previous day's window
         ({"days": ["fri"], "start": "22:00", "end": "06:00"}, datetime(2026, 11, 28, 3, 0), True),
         ({"days": ["fri"], "start": "22:00", "end": "06:00"}, datetime(2026, 11, 28, 6, 0), False),
@@ -206,7 +222,12 @@ def test_escalation_step_needs_exactly_one_trigger(step: dict[str, Any], valid: 
         {"match": {"kind": "video.intrusion", "count": {"min": 0, "window_s": 10}}},
         {"match": {"kind": "video.intrusion", "count": {"min": 2, "window_s": 0}}},
         {"match": {"kind": "video.intrusion", "schedule": [{"start": "25:00", "end": "06:00"}]}},
-        {"match": {"kind": "video.intrusion", "schedule": [{"days": ["xyz"], "start": "01:00", "end": "02:00"}]}},
+        {
+            "match": {
+                "kind": "video.intrusion",
+                "schedule": [{"days": ["xyz"], "start": "01:00", "end": "02:00"}],
+            }
+        },
         {"group": {"window_s": 60, "radius_m": 0}},
         {"escalate": [{"after_events": 1, "severity": "high"}]},
     ],

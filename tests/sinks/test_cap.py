@@ -12,7 +12,6 @@ import pytest
 
 # lxml ships no type information and lxml-stubs is not a dev dependency.
 from lxml import etree  # type: ignore[import-untyped]
-from sink_factories import T0, acknowledged, make_incident, resolved
 
 from citysentinel.incidents import Category, Incident
 from citysentinel.sinks.cap import (
@@ -22,6 +21,8 @@ from citysentinel.sinks.cap import (
     cap_datetime,
     incident_to_cap,
 )
+
+from .factories import T0, acknowledged, make_incident, resolved
 
 NS = {"cap": "urn:oasis:names:tc:emergency:cap:1.2"}
 SENT = datetime.fromisoformat("2026-11-25T06:03:00.5+00:00")

@@ -14,7 +14,6 @@ from typing import Any
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
-from sink_factories import lifecycle, make_event, make_incident
 
 from citysentinel.events import EventKind
 from citysentinel.incidents import ChangeAction
@@ -22,6 +21,8 @@ from citysentinel.incidents.model import change
 from citysentinel.metrics import Metrics
 from citysentinel.sinks.base import Sink, SinkItem
 from citysentinel.sinks.mqtt import MqttSink, MqttSinkConfig
+
+from .factories import lifecycle, make_event, make_incident
 
 pytestmark = pytest.mark.mqtt
 
@@ -158,7 +159,7 @@ def test_publishes_changes_and_events(prefix: str) -> None:
                 "type": c.type.value,
                 "action": c.action.value,
                 "actor": c.actor,
-                "at": "2026-11-25T06:01:00.250000+00:00",
+                "at": "2026-11-25T06:01:00.250000Z",
                 "before": None if c.before is None else c.before.model_dump(mode="json"),
                 "after": c.after.model_dump(mode="json"),
             }
@@ -231,8 +232,7 @@ def test_unreachable_broker_never_raises_and_queues(prefix: str) -> None:
             await sink.publish(item)
         await lost.publish(make_event())
         assert not sink.connected
-        await sink.stop()
-        await lost.stop()
+        await asyncio.gather(sink.stop(), lost.stop())
         return time.monotonic() - started
 
     elapsed = asyncio.run(scenario())

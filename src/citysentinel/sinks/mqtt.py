@@ -67,18 +67,14 @@ class MqttSinkConfig(BaseModel):
 def change_message(change: IncidentChange) -> dict[str, Any]:
     """The JSON document published on `<prefix>/incidents` for one incident change.
 
+    Datetimes are serialised as pydantic does everywhere else (`...Z` for UTC).
+
     Example:
         >>> # {"type": "new", "action": "opened", "actor": "engine",
         >>> #  "at": "2026-11-25T06:00:00Z", "before": None, "after": {...incident...}}
     """
-    return {
-        "type": change.type.value,
-        "action": change.action.value,
-        "actor": change.actor,
-        "at": change.at.isoformat(),
-        "before": change.before.model_dump(mode="json") if change.before else None,
-        "after": change.after.model_dump(mode="json"),
-    }
+    dumped = change.model_dump(mode="json", include={"type", "action", "actor", "at", "before"})
+    return {**dumped, "after": change.after.model_dump(mode="json")}
 
 
 class MqttSink:

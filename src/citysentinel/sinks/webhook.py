@@ -91,14 +91,9 @@ def verify_signature(secret: str, timestamp: str, body: bytes, header: str) -> b
 
 def change_body(change: IncidentChange) -> bytes:
     """The JSON body posted for one change: type, action, actor, at, incident, before."""
-    document = {
-        "type": change.type.value,
-        "action": change.action.value,
-        "actor": change.actor,
-        "at": change.at.isoformat(),
-        "incident": change.after.model_dump(mode="json"),
-        "before": change.before.model_dump(mode="json") if change.before else None,
-    }
+    document = change.model_dump(mode="json", include={"type", "action", "actor", "at"})
+    document["incident"] = change.after.model_dump(mode="json")
+    document["before"] = change.before.model_dump(mode="json") if change.before else None
     return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
 
 

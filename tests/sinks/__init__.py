@@ -1,0 +1,1 @@
+"""Tests for the MQTT, webhook and CAP sinks."""
