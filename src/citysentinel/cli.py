@@ -117,6 +117,8 @@ def run(
     _echo(f"API:     http://{h}:{p}/docs  (health: /healthz, metrics: /metrics)")
     if first_key:
         _echo(f"API key (admin, shown once, also in {key_file}): {first_key}")
+    elif key_file.exists():
+        _echo(f"API key: the first admin key is in {key_file}")
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(runtime, h, p))
 

@@ -13,14 +13,16 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
+from typing import Any, TypeVar
 
 from citysentinel.config import SiteConfig
-from citysentinel.events import Event
+from citysentinel.events import Event, Point
 from citysentinel.events.bus import Bus
 from citysentinel.events.model import utcnow
-from citysentinel.incidents import Incident, IncidentChange, IncidentEngine
+from citysentinel.incidents import ChangeType, Incident, IncidentChange, IncidentEngine
 from citysentinel.metrics import Metrics
 from citysentinel.sinks.base import Sink
 from citysentinel.storage.admin import AdminStore
@@ -31,6 +33,7 @@ log = logging.getLogger(__name__)
 EVENTS = "events"
 INCIDENTS = "incidents"
 Action = Callable[[IncidentEngine, Incident], IncidentChange]
+T = TypeVar("T")
 
 
 class IncidentNotFound(LookupError):
@@ -66,14 +69,29 @@ class Pipeline:
         self._sink_sub = self.incident_bus.subscribe(INCIDENTS, "sinks")
         self._sink_event_sub = self.event_bus.subscribe(EVENTS, "sinks") if self.sinks else None
         self.started = False
+        self._executor: ThreadPoolExecutor | None = None
+        # Refresh planner statistics as the incidents table grows (SQLite has no autovacuum).
+        self._new_incidents = 0
+        self._optimized_at_count = 0
+        # Sources with a known place: events from them without a point get it.
+        self._places: dict[str, Point] = {
+            c.id: c.location for c in site.cameras if c.location is not None
+        } | {s.id: s.location for s in site.sensors if s.location is not None}
 
     def _new_engine(self) -> IncidentEngine:
         return IncidentEngine(self.site.rules, self.site.site.tz)
 
     # -- lifecycle --------------------------------------------------------
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run blocking storage work on the pipeline's own threads (joined on stop)."""
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(6, thread_name_prefix="pipeline")
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
     async def start(self) -> None:
         """Rebuild the engine from storage, replay unprocessed events, start the workers."""
-        await asyncio.to_thread(self._rebuild)
+        await self._run(self._rebuild)
+        await self._run(self.store.optimize)
         for sink in self.sinks:
             await sink.start()
         self._tasks = [
@@ -96,6 +114,10 @@ class Pipeline:
         self._tasks = []
         for sink in self.sinks:
             await sink.stop()
+        if self._executor is not None:
+            # Let storage work of cancelled tasks finish so no connection outlives the pool.
+            await asyncio.get_running_loop().run_in_executor(None, self._executor.shutdown, True)
+            self._executor = None
         self.started = False
 
     async def drain(self) -> None:
@@ -105,7 +127,8 @@ class Pipeline:
     # -- ingest -----------------------------------------------------------
     async def ingest(self, events: Sequence[Event]) -> list[StoredEvent]:
         """Store `events` durably, then queue them for the engine (waits if it is behind)."""
-        stored = await asyncio.to_thread(self.store.insert_events, events)
+        events = [self._locate(e) for e in events]
+        stored = await self._run(self.store.insert_events, events)
         dupes = len(events) - len(stored)
         if dupes:
             self.metrics.events_duplicate_total.inc(dupes)
@@ -113,6 +136,13 @@ class Pipeline:
             self.metrics.events_total.labels(item.event.kind.value).inc()
             await self.event_bus.publish(EVENTS, item)
         return stored
+
+    def _locate(self, event: Event) -> Event:
+        place = self._places.get(event.source)
+        if place is None or event.location.point is not None:
+            return event
+        location = event.location.model_copy(update={"point": place})
+        return event.model_copy(update={"location": location})
 
     # -- operator actions -------------------------------------------------
     async def act(self, incident_id: str, action: Action) -> IncidentChange:
@@ -126,10 +156,10 @@ class Pipeline:
 
         async with self._lock:
             try:
-                stored = await asyncio.to_thread(run)
+                stored = await self._run(run)
             except Exception:
                 # The engine may hold a change storage refused: reload it from storage.
-                await asyncio.to_thread(self._rebuild)
+                await self._run(self._rebuild)
                 raise
         await self.incident_bus.publish(INCIDENTS, stored)
         return stored
@@ -142,7 +172,7 @@ class Pipeline:
             return self.store.commit_changes(changes)
 
         async with self._lock:
-            stored = await asyncio.to_thread(run)
+            stored = await self._run(run)
         for ch in stored:
             await self.incident_bus.publish(INCIDENTS, ch)
         return stored
@@ -191,7 +221,7 @@ class Pipeline:
             batch.extend(sub.get_nowait_batch(self.site.engine.batch_size - 1))
             try:
                 async with self._lock:
-                    stored = await asyncio.to_thread(self._fold, batch)
+                    stored = await self._run(self._fold, batch)
                 backoff = 0.5
             except Exception:
                 log.exception("engine batch failed; rebuilding from storage in %.1f s", backoff)
@@ -199,7 +229,7 @@ class Pipeline:
                 backoff = min(backoff * 2, 30)
                 with contextlib.suppress(Exception):
                     async with self._lock:
-                        await asyncio.to_thread(self._rebuild)
+                        await self._run(self._rebuild)
                 stored = []
             finally:
                 for _ in batch:
@@ -207,20 +237,30 @@ class Pipeline:
                 self.metrics.bus_queue_depth.labels(EVENTS, "engine").set(sub.queue.qsize())
             for ch in stored:
                 await self.incident_bus.publish(INCIDENTS, ch)
+            await self._maybe_optimize(stored)
+
+    async def _maybe_optimize(self, stored: Sequence[IncidentChange]) -> None:
+        self._new_incidents += sum(1 for ch in stored if ch.type is ChangeType.NEW)
+        if self._new_incidents < max(2_000, self._optimized_at_count):
+            return
+        self._optimized_at_count += self._new_incidents
+        self._new_incidents = 0
+        try:
+            await self._run(self.store.optimize)
+        except Exception:
+            log.exception("could not refresh planner statistics")
 
     async def _tick_loop(self) -> None:
         while True:
             await asyncio.sleep(self.site.engine.tick_s)
             try:
                 async with self._lock:
-                    stored = await asyncio.to_thread(
-                        lambda: self.store.commit_changes(self.engine.tick())
-                    )
+                    stored = await self._run(lambda: self.store.commit_changes(self.engine.tick()))
             except Exception:
                 log.exception("engine tick failed; rebuilding from storage")
                 with contextlib.suppress(Exception):
                     async with self._lock:
-                        await asyncio.to_thread(self._rebuild)
+                        await self._run(self._rebuild)
                 continue
             self._count(stored)
             for ch in stored:
@@ -252,7 +292,7 @@ class Pipeline:
         retention = self.site.storage.retention
         while True:
             try:
-                await asyncio.to_thread(self.apply_retention)
+                await self._run(self.apply_retention)
             except Exception:
                 log.exception("retention failed; will retry")
             await asyncio.sleep(retention.interval_s)
@@ -270,6 +310,7 @@ class Pipeline:
         }
         for what, n in deleted.items():
             self.metrics.retention_deleted_total.labels(what).inc(n)
+        self.store.optimize()
         return deleted
 
     def _delete_old_evidence(self, before_epoch: float) -> int:

@@ -23,6 +23,7 @@ from citysentinel.incidents.model import (
     IncidentStatus,
     change,
 )
+from citysentinel.incidents.proximity import ProximityIndex
 from citysentinel.incidents.rules import RuleConfig
 from citysentinel.incidents.silences import Silence, silencing
 from citysentinel.incidents.summary import render_summaries, sub_category_name
@@ -45,14 +46,15 @@ class EngineResult:
 class IncidentEngine:
     """Turns events into incidents.
 
-    Example:
-        >>> from citysentinel.incidents.rules import RuleConfig
-        >>> rule = RuleConfig.model_validate({"id": "fall", "match": {"kind": "video.fall"},
-        ...     "incident": {"category": "health", "sub_category": "fallenPatient"}})
-        >>> engine = IncidentEngine([rule], ZoneInfo("UTC"))
-        >>> result = engine.process(Event(kind="video.fall", source="cam-1"))
-        >>> result.changes[0].type.value
-        'new'
+        Example:
+            >>> from citysentinel.incidents.proximity import ProximityIndex
+    from citysentinel.incidents.rules import RuleConfig
+            >>> rule = RuleConfig.model_validate({"id": "fall", "match": {"kind": "video.fall"},
+            ...     "incident": {"category": "health", "sub_category": "fallenPatient"}})
+            >>> engine = IncidentEngine([rule], ZoneInfo("UTC"))
+            >>> result = engine.process(Event(kind="video.fall", source="cam-1"))
+            >>> result.changes[0].type.value
+            'new'
     """
 
     def __init__(
@@ -69,6 +71,7 @@ class IncidentEngine:
         self._clock = clock
         self._max_evidence = max_evidence
         self._active: dict[str, Incident] = {}
+        self._near = ProximityIndex()
         self._by_key: dict[str, str] = {}
         self._cooling: dict[str, Incident] = {}
         self._pending: dict[str, deque[datetime]] = {}
@@ -159,9 +162,12 @@ class IncidentEngine:
             return None
         window = timedelta(seconds=rule.group.window_s)
         best: tuple[float, Incident] | None = None
-        for inc in self._active.values():
-            if inc.category is not rule.incident.category:
-                continue
+        loc = event.location
+        found = self._near.candidates(
+            rule.incident.category, loc.zone, loc.point, rule.group.radius_m
+        )
+        for incident_id in found:
+            inc = self._active[incident_id]
             if abs(event.time - inc.last_seen) > window:
                 continue
             distance = _distance_m(inc.point, event.location.point)
@@ -356,6 +362,7 @@ class IncidentEngine:
 
     def _track(self, inc: Incident) -> None:
         self._active[inc.id] = inc
+        self._near.add(inc)
         for key in (inc.key, *inc.grouped_keys):
             self._by_key[key] = inc.id
 
@@ -369,6 +376,7 @@ class IncidentEngine:
             self._track(inc)
             return
         self._active.pop(inc.id, None)
+        self._near.remove(inc.id)
         for key in (inc.key, *inc.grouped_keys):
             if self._by_key.get(key) == inc.id:
                 del self._by_key[key]

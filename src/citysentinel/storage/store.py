@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Connection, Engine, Select, and_, delete, func, or_, select, update
+from sqlalchemy import Connection, Engine, Select, delete, func, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -302,14 +302,11 @@ class Store:
             value, last_id = _decode_cursor(q.cursor, 2)
             if q.sort != "severity":
                 value = datetime.fromisoformat(value)
-            if desc:
-                stmt = stmt.where(
-                    or_(sort_col < value, and_(sort_col == value, incidents.c.id < last_id))
-                )
-            else:
-                stmt = stmt.where(
-                    or_(sort_col > value, and_(sort_col == value, incidents.c.id > last_id))
-                )
+            # A row-value comparison lets both databases seek the (column, id) index.
+            key = tuple_(sort_col, incidents.c.id)
+            stmt = stmt.where(
+                key < tuple_(value, last_id) if desc else key > tuple_(value, last_id)
+            )
         order = (
             [sort_col.desc(), incidents.c.id.desc()]
             if desc
@@ -322,8 +319,8 @@ class Store:
         nxt = None
         if len(rows) > q.limit:
             last = rows[q.limit - 1]
-            key = last.k.isoformat() if isinstance(last.k, datetime) else last.k
-            nxt = _encode_cursor([key, last.id])
+            last_key = last.k.isoformat() if isinstance(last.k, datetime) else last.k
+            nxt = _encode_cursor([last_key, last.id])
         return Page(items, nxt)
 
     def count_incidents(self, status: IncidentStatus | None = None) -> int:
@@ -356,6 +353,15 @@ class Store:
     def last_change_seq(self) -> int:
         with self.engine.connect() as conn:
             return int(conn.scalar(select(func.max(incident_changes.c.seq))) or 0)
+
+    def optimize(self) -> None:
+        """Refresh the query planner's statistics (SQLite's PRAGMA optimize, PostgreSQL ANALYZE)."""
+        with self.engine.begin() as conn:
+            if self.dialect == "sqlite":
+                conn.exec_driver_sql("PRAGMA optimize=0x10002")
+            else:
+                conn.exec_driver_sql("ANALYZE incidents")
+                conn.exec_driver_sql("ANALYZE events")
 
     def delete_events_before(self, before: datetime) -> int:
         """Retention: drop old events unless an active incident still points at them."""

@@ -107,10 +107,17 @@ incidents = Table(
     Column("event_count", Integer, nullable=False),
     Column("version", Integer, nullable=False),
     Column("doc", JSON, nullable=False),
-    Index("ix_incidents_status_last_seen", "status", "last_seen"),
-    Index("ix_incidents_last_seen", "last_seen"),
-    Index("ix_incidents_category_last_seen", "category", "last_seen"),
-    Index("ix_incidents_source", "source"),
+    # Pages are ordered by (sort column, id): every sortable column gets that pair, and
+    # the common filters get it behind them, so a page is an index range scan, not a sort.
+    Index("ix_incidents_last_seen_id", "last_seen", "id"),
+    Index("ix_incidents_first_seen_id", "first_seen", "id"),
+    Index("ix_incidents_updated_at_id", "updated_at", "id"),
+    Index("ix_incidents_severity_rank_id", "severity_rank", "id"),
+    Index("ix_incidents_status_last_seen_id", "status", "last_seen", "id"),
+    Index("ix_incidents_status_first_seen_id", "status", "first_seen", "id"),
+    Index("ix_incidents_category_last_seen_id", "category", "last_seen", "id"),
+    Index("ix_incidents_category_severity_rank_id", "category", "severity_rank", "id"),
+    Index("ix_incidents_source_last_seen_id", "source", "last_seen", "id"),
     Index("ix_incidents_key", "key"),
 )
 

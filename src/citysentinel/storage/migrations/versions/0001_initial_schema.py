@@ -162,14 +162,29 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("incidents", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_incidents_category_last_seen", ["category", "last_seen"], unique=False
+            "ix_incidents_category_last_seen_id", ["category", "last_seen", "id"], unique=False
         )
-        batch_op.create_index("ix_incidents_key", ["key"], unique=False)
-        batch_op.create_index("ix_incidents_last_seen", ["last_seen"], unique=False)
-        batch_op.create_index("ix_incidents_source", ["source"], unique=False)
         batch_op.create_index(
-            "ix_incidents_status_last_seen", ["status", "last_seen"], unique=False
+            "ix_incidents_category_severity_rank_id",
+            ["category", "severity_rank", "id"],
+            unique=False,
         )
+        batch_op.create_index("ix_incidents_first_seen_id", ["first_seen", "id"], unique=False)
+        batch_op.create_index("ix_incidents_key", ["key"], unique=False)
+        batch_op.create_index("ix_incidents_last_seen_id", ["last_seen", "id"], unique=False)
+        batch_op.create_index(
+            "ix_incidents_severity_rank_id", ["severity_rank", "id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_incidents_source_last_seen_id", ["source", "last_seen", "id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_incidents_status_first_seen_id", ["status", "first_seen", "id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_incidents_status_last_seen_id", ["status", "last_seen", "id"], unique=False
+        )
+        batch_op.create_index("ix_incidents_updated_at_id", ["updated_at", "id"], unique=False)
 
     op.create_table(
         "silences",
@@ -248,11 +263,16 @@ def downgrade() -> None:
 
     op.drop_table("silences")
     with op.batch_alter_table("incidents", schema=None) as batch_op:
-        batch_op.drop_index("ix_incidents_status_last_seen")
-        batch_op.drop_index("ix_incidents_source")
-        batch_op.drop_index("ix_incidents_last_seen")
+        batch_op.drop_index("ix_incidents_updated_at_id")
+        batch_op.drop_index("ix_incidents_status_last_seen_id")
+        batch_op.drop_index("ix_incidents_status_first_seen_id")
+        batch_op.drop_index("ix_incidents_source_last_seen_id")
+        batch_op.drop_index("ix_incidents_severity_rank_id")
+        batch_op.drop_index("ix_incidents_last_seen_id")
         batch_op.drop_index("ix_incidents_key")
-        batch_op.drop_index("ix_incidents_category_last_seen")
+        batch_op.drop_index("ix_incidents_first_seen_id")
+        batch_op.drop_index("ix_incidents_category_severity_rank_id")
+        batch_op.drop_index("ix_incidents_category_last_seen_id")
 
     op.drop_table("incidents")
     with op.batch_alter_table("events", schema=None) as batch_op:
