@@ -29,7 +29,8 @@ def test_validate_config_accepts_the_example() -> None:
 def test_validate_config_names_key_path_and_line(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(
-        "site:\n  name: x\nrules:\n  - id: r\n    match: {kind: video.fal}\n    incident: {category: health, sub_category: fallenPatient}\n"
+        "site:\n  name: x\nrules:\n  - id: r\n    match: {kind: video.fal}\n"
+        "    incident: {category: health, sub_category: fallenPatient}\n"
     )
     result = runner.invoke(app, ["validate-config", str(bad)])
     assert result.exit_code == 1
