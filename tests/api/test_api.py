@@ -103,7 +103,7 @@ def test_missing_unknown_and_revoked_keys_are_refused(live: LiveServer) -> None:
         created = admin.post("/api/v1/keys", json={"name": "tmp", "role": "viewer"}).json()
         with live.client(created["key"]) as c:
             assert c.get("/api/v1/incidents").status_code == 200
-        assert admin.delete(f"/api/v1/keys/{created['id']}").status_code == 204
+        assert admin.delete(f"/api/v1/keys/{created['info']['id']}").status_code == 204
         with live.client(created["key"]) as c:
             assert c.get("/api/v1/incidents").status_code == 401
     with live.client("cs_not-a-key") as c:

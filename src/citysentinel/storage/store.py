@@ -356,7 +356,9 @@ class Store:
 
     def optimize(self) -> None:
         """Refresh the query planner's statistics (SQLite's PRAGMA optimize, PostgreSQL ANALYZE)."""
-        with self.engine.begin() as conn:
+        # Outside a transaction: SQLite would otherwise start a read transaction and
+        # fail with "database is locked" when ANALYZE upgrades it while others write.
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             if self.dialect == "sqlite":
                 conn.exec_driver_sql("PRAGMA optimize=0x10002")
             else:

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field
@@ -12,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from citysentinel.api.auth import Admin, forget_keys
 from citysentinel.api.deps import AdminDep, Context
 from citysentinel.sinks.base import DeadLetter
-from citysentinel.storage.admin import Role
+from citysentinel.storage.admin import ApiKeyInfo, AuditEntry, Role
 
 router = APIRouter(prefix="/api/v1", tags=["admin"])
 
@@ -24,35 +23,14 @@ class KeyIn(BaseModel):
     role: Role
 
 
-class KeyOut(BaseModel):
-    id: str
-    name: str
-    prefix: str
-    role: Role
-    created_at: datetime
-    created_by: str
-    revoked_at: datetime | None
-    last_used_at: datetime | None
-
-
-class NewKey(KeyOut):
+class NewKey(BaseModel):
+    info: ApiKeyInfo
     key: str = Field(description="The key itself; shown once, store it now.")
 
 
-class AuditOut(BaseModel):
-    seq: int
-    at: datetime
-    actor: str
-    role: str | None
-    method: str
-    path: str
-    status: int
-    detail: dict[str, Any] | None
-
-
-@router.get("/keys", response_model=list[KeyOut])
-def list_keys(admin: AdminDep, _: Admin) -> list[KeyOut]:
-    return [KeyOut(**k.__dict__) for k in admin.list_keys()]
+@router.get("/keys", response_model=list[ApiKeyInfo])
+def list_keys(admin: AdminDep, _: Admin) -> list[ApiKeyInfo]:
+    return admin.list_keys()
 
 
 @router.post("/keys", status_code=status.HTTP_201_CREATED, response_model=NewKey)
@@ -61,7 +39,7 @@ async def create_key(body: KeyIn, admin: AdminDep, request: Request, who: Admin)
         admin.create_key, body.name, body.role, created_by=who.actor
     )
     request.state.audit_detail = {"key": info.id, "role": info.role.value}
-    return NewKey(**info.__dict__, key=plain)
+    return NewKey(info=info, key=plain)
 
 
 @router.delete("/keys/{key_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -74,15 +52,15 @@ async def revoke_key(
     request.state.audit_detail = {"key": key_id}
 
 
-@router.get("/audit", response_model=list[AuditOut])
+@router.get("/audit", response_model=list[AuditEntry])
 def audit(
     admin: AdminDep,
     _: Admin,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     before_seq: int | None = None,
-) -> list[AuditOut]:
+) -> list[AuditEntry]:
     """Every write made through the API, newest first."""
-    return [AuditOut(**e.__dict__) for e in admin.audit_entries(limit, before_seq)]
+    return admin.audit_entries(limit, before_seq)
 
 
 @router.get("/dead-letters", response_model=list[DeadLetter])

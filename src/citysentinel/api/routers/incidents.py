@@ -30,17 +30,6 @@ class IncidentPage(BaseModel):
     next_cursor: str | None
 
 
-class TimelineOut(BaseModel):
-    seq: int
-    at: datetime
-    type: str
-    action: str
-    actor: str
-    note: str | None
-    event_id: str | None
-    diff: dict[str, object]
-
-
 class ActionBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -121,7 +110,7 @@ def get_incident(incident_id: str, store: StoreDep, _: Viewer) -> Incident:
     return _get(store, incident_id)
 
 
-@router.get("/{incident_id}/timeline", response_model=list[TimelineOut])
+@router.get("/{incident_id}/timeline", response_model=list[TimelineEntry])
 def timeline(incident_id: str, store: StoreDep, _: Viewer) -> list[TimelineEntry]:
     """Every change of the incident, oldest first, with who did it and what changed."""
     _get(store, incident_id)

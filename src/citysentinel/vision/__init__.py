@@ -1,0 +1,1 @@
+"""Video analytics: detectors, tracking, zones and lines, behaviours, privacy, the camera analyzer."""
