@@ -91,6 +91,38 @@ class Metrics:
             registry=r,
         )
 
+        self.camera_frames_total = Counter(
+            "citysentinel_camera_frames_total", "Frames analysed.", ["camera"], registry=r
+        )
+        self.camera_errors_total = Counter(
+            "citysentinel_camera_errors_total",
+            "Frames that failed analysis.",
+            ["camera"],
+            registry=r,
+        )
+        self.camera_fps = Gauge(
+            "citysentinel_camera_fps",
+            "Frames analysed per second (5 s window).",
+            ["camera"],
+            registry=r,
+        )
+        self.camera_up = Gauge(
+            "citysentinel_camera_up", "1 while the camera delivers frames.", ["camera"], registry=r
+        )
+        self.camera_last_frame_seconds = Gauge(
+            "citysentinel_camera_last_frame_timestamp_seconds",
+            "Unix time of the last analysed frame.",
+            ["camera"],
+            registry=r,
+        )
+        self.camera_process_seconds = Histogram(
+            "citysentinel_camera_process_seconds",
+            "Detect, track, zones and behaviours for one frame.",
+            ["camera"],
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0),
+            registry=r,
+        )
+
     def render(self) -> bytes:
         """The Prometheus text exposition of every metric."""
         return generate_latest(self.registry)

@@ -1,0 +1,180 @@
+"""One camera at work: source -> detector -> analyzer -> snapshots -> events, in its own thread.
+
+A camera that fails (stream down, corrupt frames, a detector error, a missing
+model) is reported as a `camera.health` event and retried; it never takes the
+process or the other cameras down.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Protocol
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from citysentinel.events import Event, EventKind, EventState, Evidence, Severity
+from citysentinel.events.payloads import HealthPayload
+from citysentinel.metrics import Metrics
+from citysentinel.sources.video import Frame, SourceError, SourceStatus, VideoSource
+from citysentinel.vision.detections import Detections
+
+log = logging.getLogger(__name__)
+Emit = Callable[[list[Event]], None]
+
+
+class Detector(Protocol):
+    def detect(self, frame: npt.NDArray[np.uint8]) -> Detections: ...
+
+
+class FrameAnalyzer(Protocol):
+    def process(self, detections: Detections, t: datetime) -> list[Event]: ...
+
+
+class Snapshotter(Protocol):
+    def capture(
+        self, frame: Frame, detections: Detections, events: Sequence[Event]
+    ) -> Evidence | None: ...
+
+
+class CameraWorker:
+    """Runs one camera until `stop()`; `emit` hands events to the pipeline (and may block).
+
+    Example:
+        >>> # worker = CameraWorker("cam-1", source, detector, analyzer, snapshotter, emit, metrics)
+        >>> # worker.start(); ...; worker.stop()
+    """
+
+    def __init__(
+        self,
+        camera_id: str,
+        source: VideoSource,
+        detector: Detector | None,
+        analyzer: FrameAnalyzer,
+        snapshotter: Snapshotter | None,
+        emit: Emit,
+        metrics: Metrics,
+        *,
+        detector_error: str | None = None,
+    ) -> None:
+        self.camera_id = camera_id
+        self.source = source
+        self.detector = detector
+        self.analyzer = analyzer
+        self.snapshotter = snapshotter
+        self.emit = emit
+        self.metrics = metrics
+        self.detector_error = detector_error
+        self.last_detections = Detections.empty()
+        self.last_frame: Frame | None = None
+        self._down = False
+        self._thread = threading.Thread(target=self.run, name=f"camera-{camera_id}", daemon=True)
+        source.on_status = self._status_changed
+
+    # -- lifecycle --------------------------------------------------------
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.source.stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    # -- work -------------------------------------------------------------
+    def run(self) -> None:
+        if self.detector is None:
+            self._health_event(SourceStatus.DOWN, self.detector_error or "no detector")
+            return
+        try:
+            for frame in self.source.frames():
+                self._process(frame)
+        except SourceError as exc:
+            log.error("camera %s gave up: %s", self.camera_id, exc)
+        except Exception:
+            log.exception("camera %s stopped on an unexpected error", self.camera_id)
+            self._health_event(SourceStatus.DOWN, "internal error; see the server log")
+
+    def _process(self, frame: Frame) -> None:
+        started = time.perf_counter()
+        labels = (self.camera_id,)
+        try:
+            assert self.detector is not None
+            detections = self.detector.detect(frame.image)
+            events = self.analyzer.process(detections, frame.t)
+        except Exception as exc:
+            self.metrics.camera_errors_total.labels(*labels).inc()
+            log.warning("camera %s: frame %d failed: %s", self.camera_id, frame.index, exc)
+            return
+        self.last_detections = detections
+        self.last_frame = frame
+        if events and self.snapshotter is not None:
+            events = self._with_snapshot(frame, detections, events)
+        if events:
+            self.emit(events)
+        self.metrics.camera_frames_total.labels(*labels).inc()
+        self.metrics.camera_process_seconds.labels(*labels).observe(time.perf_counter() - started)
+        self.metrics.camera_fps.labels(*labels).set(self.source.health.fps)
+        self.metrics.camera_last_frame_seconds.labels(*labels).set(time.time())
+
+    def _with_snapshot(
+        self, frame: Frame, detections: Detections, events: list[Event]
+    ) -> list[Event]:
+        """Attach one snapshot to the events that start or end something."""
+        wanted = [e for e in events if e.state is not EventState.UPDATE]
+        if not wanted:
+            return events
+        assert self.snapshotter is not None
+        try:
+            evidence = self.snapshotter.capture(frame, detections, wanted)
+        except Exception as exc:
+            log.warning("camera %s: snapshot failed: %s", self.camera_id, exc)
+            return events
+        if evidence is None:
+            return events
+        return [
+            e.model_copy(update={"evidence": [*e.evidence, evidence]}) if e in wanted else e
+            for e in events
+        ]
+
+    # -- health -----------------------------------------------------------
+    def _status_changed(self, status: SourceStatus, error: str | None) -> None:
+        self.metrics.camera_up.labels(self.camera_id).set(1 if status is SourceStatus.OK else 0)
+        if status is SourceStatus.DOWN and not self._down:
+            self._down = True
+            self._health_event(status, error)
+        elif status is SourceStatus.OK and self._down:
+            self._down = False
+            self._health_event(status, None)
+
+    def _health_event(self, status: SourceStatus, error: str | None) -> None:
+        down = status is not SourceStatus.OK
+        event = Event(
+            kind=EventKind.CAMERA_HEALTH,
+            state=EventState.START if down else EventState.END,
+            time=datetime.now(UTC),
+            source=self.camera_id,
+            severity_hint=Severity.MEDIUM if down else None,
+            payload=HealthPayload(
+                status="down" if down else "ok", fps=self.source.health.fps, error=error
+            ),
+        )
+        try:
+            self.emit([event])
+        except Exception:
+            log.exception("camera %s: could not report its health", self.camera_id)
+
+
+def encode_jpeg(image: npt.NDArray[np.uint8], quality: int = 80) -> bytes:
+    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ValueError("could not encode the frame as JPEG")
+    return bytes(buf.tobytes())
