@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import http.server
 import threading
 from collections.abc import Iterator
@@ -43,7 +44,7 @@ def test_file_is_sampled_at_detect_fps(tmp_path: Path, detect_fps: float, expect
     video = write_video(tmp_path / "v.avi")
     frames = take(VideoSource(str(video), detect_fps, realtime=False))
     assert len(frames) == expected
-    gaps = {round((b.t - a.t).total_seconds(), 3) for a, b in zip(frames, frames[1:], strict=False)}
+    gaps = {round((b.t - a.t).total_seconds(), 3) for a, b in itertools.pairwise(frames)}
     assert gaps == {round(1 / detect_fps, 3)}
     assert frames[0].size == (64, 48)
 
