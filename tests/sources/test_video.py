@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import functools
-import itertools
 import http.server
+import itertools
 import threading
 from collections.abc import Iterator
 from pathlib import Path
