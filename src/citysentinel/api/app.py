@@ -14,7 +14,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from citysentinel import __version__
 from citysentinel.api.deps import ApiContext, get_context
-from citysentinel.api.routers import admin, events, incidents, silences, stream, system
+from citysentinel.api.routers import (
+    admin,
+    cameras,
+    events,
+    incidents,
+    silences,
+    stream,
+    system,
+)
 
 log = logging.getLogger(__name__)
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
@@ -88,7 +96,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
         description="Events in, incidents out: ingest, query, act on incidents, live stream, CAP.",
     )
     app.dependency_overrides[get_context] = lambda: ctx
-    for module in (system, events, incidents, silences, stream, admin):
+    for module in (system, events, incidents, silences, stream, cameras, admin):
         app.include_router(module.router)
 
     @app.middleware("http")

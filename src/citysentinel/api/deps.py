@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any, Protocol
 
 from fastapi import Depends
 
@@ -37,6 +39,16 @@ class KeyCache:
         self._entries.clear()
 
 
+class CameraView(Protocol):
+    """What the API shows of a running camera (implemented by the camera worker)."""
+
+    camera_id: str
+
+    def status(self) -> dict[str, Any]: ...
+
+    def frame_jpeg(self, annotated: bool = True) -> bytes | None: ...
+
+
 @dataclass
 class ApiContext:
     """Everything the routes need; built by the composition root and injected per request."""
@@ -46,6 +58,8 @@ class ApiContext:
     admin: AdminStore
     pipeline: Pipeline
     metrics: Metrics
+    cameras: Mapping[str, CameraView] = field(default_factory=dict)
+    evidence_dir: Path | None = None
     key_cache: KeyCache = field(default_factory=lambda: KeyCache(5.0))
     started_at: float = field(default_factory=time.time)
 
