@@ -21,8 +21,8 @@ class FakeCamera:
     def status(self) -> dict[str, Any]:
         return {"status": "ok", "fps": 5.0}
 
-    def frame_jpeg(self, annotated: bool = True) -> bytes | None:
-        return b"\xff\xd8fake-jpeg" if annotated else None
+    def frame_jpeg(self) -> bytes | None:
+        return b"\xff\xd8fake-jpeg"
 
 
 @pytest.fixture
@@ -59,7 +59,6 @@ def test_cameras_list_health(client: httpx.Client) -> None:
 def test_latest_frame(client: httpx.Client) -> None:
     r = client.get("/api/v1/cameras/cam-gate/frame.jpg")
     assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg"
-    assert client.get("/api/v1/cameras/cam-gate/frame.jpg?annotated=false").status_code == 404
     assert client.get("/api/v1/cameras/nope/frame.jpg").status_code == 404
 
 

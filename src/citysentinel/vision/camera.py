@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
@@ -40,6 +40,8 @@ class Snapshotter(Protocol):
     def capture(
         self, frame: Frame, detections: Detections, events: Sequence[Event]
     ) -> Evidence | None: ...
+
+    def annotate(self, frame: Frame, detections: Detections) -> npt.NDArray[np.uint8]: ...
 
 
 class CameraWorker:
@@ -88,6 +90,29 @@ class CameraWorker:
     @property
     def alive(self) -> bool:
         return self._thread.is_alive()
+
+    # -- what the API shows -----------------------------------------------
+    def status(self) -> dict[str, Any]:
+        h = self.source.health
+        stats = getattr(self.analyzer, "stats", None)
+        return {
+            "status": h.status.value if self.detector is not None else "down",
+            "fps": round(h.fps, 2),
+            "frames": h.frames,
+            "last_frame_at": h.last_frame_at.isoformat() if h.last_frame_at else None,
+            "errors": h.errors,
+            "reconnects": h.reconnects,
+            "last_error": h.last_error if self.detector is not None else self.detector_error,
+            "objects": len(self.last_detections),
+            "stats": stats() if callable(stats) else {},
+        }
+
+    def frame_jpeg(self) -> bytes | None:
+        """The latest frame as JPEG, annotated and with faces blurred; never the raw frame."""
+        frame = self.last_frame
+        if frame is None or self.snapshotter is None:
+            return None
+        return encode_jpeg(self.snapshotter.annotate(frame, self.last_detections))
 
     # -- work -------------------------------------------------------------
     def run(self) -> None:
