@@ -80,9 +80,11 @@ def make_site(**overrides: Any) -> SiteConfig:
     return SiteConfig.model_validate({**SITE, **overrides})
 
 
-def make_runtime(database_url: str, tmp_path: Path, site: SiteConfig | None = None) -> Runtime:
+def make_runtime(
+    database_url: str, tmp_path: Path, site: SiteConfig | None = None, *, cameras: bool = False
+) -> Runtime:
     settings = Settings(database_url=database_url, data_dir=tmp_path)
-    return build(site or make_site(), settings, sinks=None if site else [])
+    return build(site or make_site(), settings, sinks=None if site else [], cameras=cameras)
 
 
 def free_port() -> int:

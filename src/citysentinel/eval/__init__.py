@@ -1,0 +1,3 @@
+"""Evaluations that print their figures: detection, tracking, fall, image classification."""
+
+from __future__ import annotations

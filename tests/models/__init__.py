@@ -1,0 +1,1 @@
+"""Tests of citysentinel.models: manifest, install steps, registry, cards."""
