@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+import socket
 import threading
 from typing import Any
 
@@ -38,7 +40,11 @@ class MqttSinkConfig(BaseModel):
     password: SecretStr | None = Field(
         default=None, description="Password; write ${ENV_VAR} to read it from the environment."
     )
-    client_id: str = Field(default="citysentinel", description="MQTT client id.")
+    client_id: str | None = Field(
+        default=None,
+        description="MQTT client id; default citysentinel-<host>-<pid>, unique per process"
+        " (two clients with one id disconnect each other).",
+    )
     topic_prefix: str = Field(default="citysentinel", description="First topic level.")
     qos: int = Field(default=1, ge=0, le=2, description="Quality of service for publishes.")
     publish_events: bool = Field(default=True, description="Also publish every event.")
@@ -114,7 +120,8 @@ class MqttSink:
 
     def _build_client(self) -> mqtt.Client:
         cfg = self._config
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=cfg.client_id)
+        client_id = cfg.client_id or f"citysentinel-{socket.gethostname()}-{os.getpid()}"
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
         if cfg.username is not None:
             password = cfg.password.get_secret_value() if cfg.password else None
             client.username_pw_set(cfg.username, password)
