@@ -231,6 +231,18 @@ def bench_pipeline(
     _echo(json.dumps(result, indent=None if as_json else 2))
 
 
+@bench_app.command("dashboard")
+def bench_dashboard(
+    events: Annotated[int, typer.Option("--events", help="Events to post and time.")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
+) -> None:
+    """First render of the dashboard and event-to-browser latency over SSE (headless Chromium)."""
+    from citysentinel.bench.dashboard import run_dashboard_bench
+
+    result = run_dashboard_bench(events=events, progress=not as_json)
+    _echo(json.dumps(result, indent=None if as_json else 2))
+
+
 @docs_app.command("config-reference")
 def docs_config_reference(
     out: Annotated[Path, typer.Option(help="Where to write it.")] = Path(

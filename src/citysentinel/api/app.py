@@ -23,6 +23,7 @@ from citysentinel.api.routers import (
     stream,
     system,
 )
+from citysentinel.web import mount_web
 
 log = logging.getLogger(__name__)
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
@@ -120,6 +121,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
         return JSONResponse({"detail": errors}, status_code=422)
 
     app.add_middleware(BodyLimit, max_bytes=ctx.site.api.max_body_bytes)
+    mount_web(app)
     return app
 
 

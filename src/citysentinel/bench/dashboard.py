@@ -1,0 +1,134 @@
+"""`citysentinel bench dashboard`: first render and event-to-browser latency in headless Chromium.
+
+A live server runs in this process; Debian's Chromium (driven by Playwright) opens
+the dashboard signed in. Latency is measured from just before an event is posted
+to the API until its incident row is added to the browser's DOM, as stamped by a
+MutationObserver in the page (both clocks are this machine's wall clock).
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from citysentinel.app import build
+from citysentinel.bench.pipeline import _percentile, _Server
+from citysentinel.config import Settings, SiteConfig
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+BENCH_SITE: dict[str, Any] = {
+    "site": {"name": "dashboard bench", "timezone": "UTC"},
+    "rules": [
+        {
+            "id": "report",
+            "match": {"kind": "manual.report"},
+            "incident": {
+                "category": "security",
+                "sub_category": "suspiciousAction",
+                "severity": "high",
+            },
+        }
+    ],
+}
+# Stamps the first time each incident row appears, keyed by the incident's source, and
+# the time since navigation start when the incident list first rendered with rows.
+OBSERVER = """
+window.__seen = {};
+window.__firstRender = null;
+new MutationObserver((records) => {
+  const now = Date.now();
+  if (window.__firstRender === null
+      && document.querySelector('#incident-body[data-state=ready] tbody tr')) {
+    window.__firstRender = performance.now();
+  }
+  for (const r of records) for (const n of r.addedNodes) {
+    if (n.nodeType !== 1 || n.tagName !== 'TR' || !n.dataset.key) continue;
+    const source = n.dataset.key.split('|')[1];
+    if (!(source in window.__seen)) window.__seen[source] = now;
+  }
+}).observe(document, {childList: true, subtree: true, attributes: true});
+"""
+SIGN_IN = "sessionStorage.setItem('citysentinel.key', %r);"
+
+
+def _say(progress: bool, msg: str) -> None:
+    if progress:
+        print(msg, file=sys.stderr, flush=True)  # noqa: T201 - progress goes to stderr
+
+
+def _event(source: str) -> dict[str, Any]:
+    return {"id": uuid.uuid4().hex, "kind": "manual.report", "source": source, "labels": ["x"]}
+
+
+def run_dashboard_bench(events: int = 50, progress: bool = True, loads: int = 5) -> dict[str, Any]:
+    """Measure and return first render and SSE latency figures; nothing here asserts a timing.
+
+    Example:
+        >>> # run_dashboard_bench(events=20)["sse_latency_ms_p99"]
+    """
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as exc:
+        raise RuntimeError("bench dashboard needs the playwright package (dev extra)") from exc
+    if not CHROMIUM.exists():
+        raise RuntimeError(f"bench dashboard needs Debian's Chromium at {CHROMIUM}")
+    with tempfile.TemporaryDirectory() as tmp:
+        site = SiteConfig.model_validate(BENCH_SITE)
+        settings = Settings(database_url=f"sqlite:///{tmp}/bench.sqlite", data_dir=Path(tmp))
+        runtime = build(site, settings, sinks=[])
+        key = runtime.ensure_admin_key(None) or ""
+        with _Server(runtime) as server, sync_playwright() as pw:
+            base = f"http://127.0.0.1:{server.port}"
+            client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"})
+            for i in range(50):  # a list worth rendering
+                client.post("/api/v1/events", json=_event(f"seed-{i}")).raise_for_status()
+            server.wait_processed()
+            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            try:
+                renders = []
+                for _ in range(loads):
+                    context = browser.new_context()
+                    page = context.new_page()
+                    page.add_init_script(SIGN_IN % key)
+                    page.add_init_script(OBSERVER)
+                    page.goto(f"{base}/ui/#/incidents")
+                    page.wait_for_function("window.__firstRender !== null")
+                    renders.append(float(page.evaluate("window.__firstRender")))
+                    context.close()
+                _say(progress, f"bench: first render median {statistics.median(renders):.0f} ms")
+                context = browser.new_context()
+                page = context.new_page()
+                page.add_init_script(SIGN_IN % key)
+                page.add_init_script(OBSERVER)
+                page.goto(f"{base}/ui/#/incidents")
+                page.wait_for_selector("#incident-body[data-state=ready]")
+                page.wait_for_selector("#live-state[data-state=live]")
+                latencies = []
+                for i in range(events):
+                    source = f"bench-{i}"
+                    posted = time.time() * 1000
+                    client.post("/api/v1/events", json=_event(source)).raise_for_status()
+                    page.wait_for_function("s => s in window.__seen", arg=source, timeout=10_000)
+                    seen: float = page.evaluate("s => window.__seen[s]", source)
+                    latencies.append(seen - posted)
+                _say(progress, f"bench: {events} events seen in the browser")
+                context.close()
+            finally:
+                browser.close()
+                client.close()
+    return {
+        "first_render_ms": round(statistics.median(renders), 1),
+        "sse_latency_ms_p50": round(statistics.median(latencies), 1),
+        "sse_latency_ms_p99": round(_percentile(latencies, 99), 1),
+        "events": events,
+        "page_loads": loads,
+        "browser": "Debian Chromium, headless",
+    }

@@ -1,0 +1,1 @@
+"""Browser tests of the operator dashboard (Playwright driving Debian's Chromium)."""
