@@ -122,7 +122,8 @@ def run(
     first_key = runtime.ensure_admin_key(key_file)
     h, p = host or site.api.host, port if port is not None else site.api.port
     _echo(f"citysentinel {__version__}: site {site.site.name!r}, database {runtime.store.dialect}")
-    _echo(f"API:     http://{h}:{p}/docs  (health: /healthz, metrics: /metrics)")
+    _echo(f"Dashboard: http://{h}:{p}/  (sign in with an API key)")
+    _echo(f"API:       http://{h}:{p}/docs  (health: /healthz, metrics: /metrics)")
     if first_key:
         _echo(f"API key (admin, shown once, also in {key_file}): {first_key}")
     elif key_file.exists():
