@@ -137,21 +137,42 @@ def build_cameras(
 
 
 def _analyzer_factory(site: SiteConfig, cam: CameraConfig) -> AnalyzerFactory:
+    from citysentinel.vision.behaviours import needs_pose
+    from citysentinel.vision.pose import load_pose_estimator
+
+    # One pose model per camera, only if a fall/fight behaviour wants it; None (box-only,
+    # logged once) when the model is not installed.
+    pose = load_pose_estimator() if needs_pose(cam.analytics.behaviours) else None
+
     def build(size: tuple[int, int]) -> FrameAnalyzer:
         return CameraAnalyzer.build(
-            cam.id, size, cam.zones, cam.lines, cam.analytics, fps=cam.detect_fps, tz=site.site.tz
+            cam.id,
+            size,
+            cam.zones,
+            cam.lines,
+            cam.analytics,
+            fps=cam.detect_fps,
+            tz=site.site.tz,
+            pose=pose,
         )
 
     return build
 
 
 def _snapshotter_factory(cam: CameraConfig, evidence_dir: Path) -> SnapshotterFactory | None:
+    # Imported here: only camera workers need onnxruntime and the face model.
+    from citysentinel.vision.privacy import shared_face_blurrer
+
     if not cam.analytics.snapshot.enabled:
         return None
+    config = cam.analytics.snapshot
 
     def build(analyzer: FrameAnalyzer) -> Snapshotter:
         scene = analyzer.scene if isinstance(analyzer, CameraAnalyzer) else None
-        return SnapshotWriter(evidence_dir, cam.id, scene, cam.analytics.snapshot)
+        # CenterFace when installed, else the head-region fallback (warned about once);
+        # one session shared by every camera, loaded at the first frame.
+        blurrer = shared_face_blurrer() if config.blur_faces else None
+        return SnapshotWriter(evidence_dir, cam.id, scene, config, blurrer)
 
     return build
 

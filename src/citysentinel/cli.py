@@ -132,6 +132,33 @@ def run(
         asyncio.run(serve(runtime, h, p))
 
 
+@app.command()
+def playback(
+    config: ConfigArg,
+    camera: Annotated[str, typer.Option(help="Camera id in the site config.")],
+    out: Annotated[Path, typer.Option(help="Output video: .mp4 (mp4v) or .avi (MJPG).")],
+    seconds: Annotated[
+        float | None, typer.Option(help="Render only the first N seconds (needed for streams).")
+    ] = None,
+    no_blur: Annotated[
+        bool, typer.Option("--no-blur", help="Do not blur faces (for private review only).")
+    ] = False,
+) -> None:
+    """Render a camera's processed video with boxes, ids, zones, lines, counts and events."""
+    from citysentinel.models import ModelNotInstalled
+    from citysentinel.vision.playback import PlaybackError, render_playback
+
+    site = _load(config)
+    try:
+        result = render_playback(site, camera, out, seconds=seconds, blur_faces=not no_blur)
+    except (PlaybackError, ModelNotInstalled) as exc:
+        _echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    _echo(
+        f"wrote {result.path}: {result.frames} frames at {result.fps:g} fps, {result.events} events"
+    )
+
+
 @db_app.command("upgrade")
 def db_upgrade(
     database_url: DbUrl = None,
@@ -229,6 +256,28 @@ def bench_pipeline(
         database_url=database_url,
         progress=not as_json,
     )
+    _echo(json.dumps(result, indent=None if as_json else 2))
+
+
+@bench_app.command("video")
+def bench_video(
+    source: Annotated[Path, typer.Option(help="Video file every camera plays (looped).")],
+    cameras: Annotated[int, typer.Option(help="Cameras running at once on the file.")] = 1,
+    seconds: Annotated[float, typer.Option(help="Timed seconds after the warm-up.")] = 30.0,
+    detector: Annotated[str, typer.Option(help="Detector type (nanodet, centernet).")] = "nanodet",
+    threads: Annotated[int, typer.Option(help="onnxruntime intra-op threads per camera.")] = 1,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
+) -> None:
+    """Frames per second per camera through decode, detect, track, zones and events."""
+    from citysentinel.bench.video import BenchError, run_video_bench
+
+    try:
+        result = run_video_bench(
+            str(source), cameras, seconds, detector=detector, threads=threads, progress=not as_json
+        )
+    except BenchError as exc:
+        _echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
     _echo(json.dumps(result, indent=None if as_json else 2))
 
 
@@ -371,6 +420,29 @@ def eval_tracking(
     try:
         result = evaluate_tracking(gt, pred, iou_threshold=iou)
     except TrackingEvalError as exc:
+        _echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    _echo(json.dumps(result, indent=None if as_json else 2))
+
+
+@eval_app.command("fall")
+def eval_fall(
+    features: Annotated[Path, typer.Option(help="Folder of UR Fall feature CSV files.")],
+    lying_s: Annotated[
+        float | None, typer.Option(help="Override the fall behaviour's lying_s (seconds).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
+) -> None:
+    """Event precision/recall of the camera fall state machine on UR Fall features (box-only)."""
+    from citysentinel.eval.fall import FallEvalError, evaluate_fall
+    from citysentinel.vision.analytics_config import FallConfig
+
+    config = FallConfig(type="fall")
+    if lying_s is not None:
+        config = FallConfig(type="fall", lying_s=lying_s)
+    try:
+        result = evaluate_fall(features, config)
+    except FallEvalError as exc:
         _echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
     _echo(json.dumps(result, indent=None if as_json else 2))

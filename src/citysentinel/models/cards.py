@@ -43,6 +43,8 @@ def check_signature(path: Path, spec: ModelSpec) -> None:
     ):
         got = {a.name: _dims(list(a.shape)) for a in actual}
         want = {t.name: _dims(t.shape) for t in expected}
+        # A named (string) dimension in the manifest must be free in the file, not fixed.
+        named = {t.name: [isinstance(d, str) for d in t.shape] for t in expected}
         if set(got) != set(want):
             raise SignatureMismatch(
                 f"{path}: {kind} names {sorted(got)} differ from the manifest's {sorted(want)}"
@@ -53,6 +55,11 @@ def check_signature(path: Path, spec: ModelSpec) -> None:
                 w is not None and h is not None and w != h for w, h in zip(shape, have, strict=True)
             ):
                 raise SignatureMismatch(f"{path}: {kind} {name} has shape {have}, expected {shape}")
+            if any(free and h is not None for free, h in zip(named[name], have, strict=True)):
+                raise SignatureMismatch(
+                    f"{path}: {kind} {name} has fixed shape {have} where the manifest names "
+                    "free dimensions"
+                )
 
 
 def _example_input(t: TensorSpec) -> np.ndarray[Any, Any]:
@@ -87,8 +94,9 @@ def build_card(
     verified_by: str,
     latency_ms: float,
     threads: int = 1,
+    onnx_version: str | None = None,
 ) -> dict[str, Any]:
-    """The card's content as a JSON-able dict."""
+    """The card's content as a JSON-able dict (`onnx_version`: of a wheel-dynamic dims step)."""
     source = manifest.sources[spec.source]
     return {
         "name": spec.name,
@@ -104,16 +112,7 @@ def build_card(
         },
         "licence": spec.licence,
         "upstream": spec.upstream,
-        "conversion": (
-            {
-                "tool": "tf2onnx --tfjs",
-                "packages": manifest.converter.packages,
-                "opset": manifest.converter.opset,
-                "patched_model_json": spec.patch_tfjs,
-            }
-            if spec.recipe == "tfjs"
-            else {"tool": "copied unchanged from the wheel"}
-        ),
+        "conversion": _conversion(spec, manifest, onnx_version),
         "onnx": {"file": spec.onnx_file, "sha256": onnx_sha256, "verified_by": verified_by},
         "input_format": spec.input_format,
         "output_format": spec.output_format,
@@ -128,6 +127,25 @@ def build_card(
         },
         "installed_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
+
+
+def _conversion(spec: ModelSpec, manifest: Manifest, onnx_version: str | None) -> dict[str, Any]:
+    if spec.recipe == "tfjs":
+        return {
+            "tool": "tf2onnx --tfjs",
+            "packages": manifest.converter.packages,
+            "opset": manifest.converter.opset,
+            "patched_model_json": spec.patch_tfjs,
+        }
+    if spec.recipe == "wheel-dynamic":
+        return {
+            "tool": "onnx.tools.update_model_dims in the conversion venv; weights listed as "
+            "graph inputs and unused weights removed; nodes and weights otherwise unchanged",
+            "packages": manifest.converter.packages,
+            "onnx": onnx_version or "unknown",
+            "dynamic_dims": spec.dynamic_dims,
+        }
+    return {"tool": "copied unchanged from the wheel"}
 
 
 def render_markdown(card: dict[str, Any]) -> str:

@@ -81,3 +81,61 @@ def convert_tfjs(
     if not out.is_file():
         raise InstallError(f"tf2onnx did not write {out}")
     return out
+
+
+# Run by the conversion venv's python (it has `onnx`, pulled in by tf2onnx): the main
+# environment needs only onnxruntime. argv: source, output, JSON {tensor: new shape}.
+_DYNAMIC_DIMS_SCRIPT = """
+import json, sys
+import onnx
+from onnx.tools.update_model_dims import update_inputs_outputs_dims
+src, out, dims = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+model = onnx.load(src)
+graph = model.graph
+# Old exporters list every weight as a graph input too; onnxruntime then cannot
+# constant-fold them (batch-norm fusion among others), so drop those inputs.
+weights = {init.name for init in graph.initializer}
+for value in [v for v in graph.input if v.name in weights]:
+    graph.input.remove(value)
+used = {name for node in graph.node for name in node.input}
+for init in [i for i in graph.initializer if i.name not in used]:
+    graph.initializer.remove(init)  # e.g. batch-norm counters no node reads
+def declared(values):
+    return {v.name: [d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim]
+            for v in values}
+inputs, outputs = declared(graph.input), declared(graph.output)
+unknown = sorted(set(dims) - set(inputs) - set(outputs))
+if unknown:
+    sys.exit("no graph input or output named " + ", ".join(unknown))
+inputs.update({k: v for k, v in dims.items() if k in inputs})
+outputs.update({k: v for k, v in dims.items() if k in outputs})
+# Stale shapes inferred for the placeholder size would contradict the new dims.
+del graph.value_info[:]
+model = update_inputs_outputs_dims(model, inputs, outputs)
+onnx.checker.check_model(model)
+onnx.save(model, out)
+print(onnx.__version__)
+"""
+
+
+def make_dims_dynamic(
+    python: Path, source: Path, out: Path, dims: dict[str, list[int | str]], progress: Progress
+) -> str:
+    """Rewrite the declared shapes of `source`'s inputs/outputs (`dims`) into `out`.
+
+    Runs `onnx.tools.update_model_dims` in the conversion venv (the main environment
+    has no `onnx`); also drops weights listed as graph inputs (so onnxruntime can fold
+    them) and weights no node reads. Returns the onnx version used, for the model card.
+
+    Example:
+        >>> dims = {"input.1": ["B", 3, "H", "W"]}
+        >>> make_dims_dynamic(python, source, out, dims, print)  # doctest: +SKIP
+        '1.17.0'
+    """
+    progress(f"making the declared dims of {source.name} dynamic with onnx ...")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    cmd = [str(python), "-c", _DYNAMIC_DIMS_SCRIPT, str(source), str(out), json.dumps(dims)]
+    version = run_tool(cmd, what=f"onnx update_model_dims on {source.name}").strip()
+    if not out.is_file():
+        raise InstallError(f"the dims step did not write {out}")
+    return version.splitlines()[-1] if version else "unknown"

