@@ -11,7 +11,7 @@ from typing import Protocol
 import numpy as np
 
 from citysentinel.events import Event, EventKind, EventState, Location
-from citysentinel.events.payloads import EventPayload
+from citysentinel.events.payloads import EventPayload, TrackedObjectPayload
 from citysentinel.vision.detections import COCO_CLASSES, Detections
 from citysentinel.vision.geometry import BoolArray, FloatArray, Scene
 
@@ -148,6 +148,22 @@ class Presence:
         for v in ended:
             del self.visits[v.track_id]
         return ended
+
+
+def visit_event(
+    frame: FrameContext, kind: EventKind, visit: Visit, state: EventState, zone: str | None
+) -> Event:
+    """The event for a track's visit to a zone (intrusion, loitering): who, where, how long."""
+    payload = TrackedObjectPayload(
+        label=visit.label,
+        track_id=visit.track_id,
+        bbox=visit.bbox,
+        dwell_s=max(0.0, visit.last_s - visit.first_s),
+        score=visit.score,
+    )
+    return frame.event(
+        kind, state, payload, zone=zone, labels=[visit.label], confidence=visit.score
+    )
 
 
 def rows_where(mask: BoolArray) -> list[int]:

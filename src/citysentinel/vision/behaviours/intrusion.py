@@ -5,9 +5,15 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from citysentinel.events import Event, EventKind, EventState
-from citysentinel.events.payloads import TrackedObjectPayload
 from citysentinel.vision.analytics_config import IntrusionConfig
-from citysentinel.vision.behaviours.base import FrameContext, Presence, Visit, class_ids, rows_where
+from citysentinel.vision.behaviours.base import (
+    FrameContext,
+    Presence,
+    Visit,
+    class_ids,
+    rows_where,
+    visit_event,
+)
 
 
 class Intrusion:
@@ -48,18 +54,4 @@ class Intrusion:
         return events
 
     def _event(self, frame: FrameContext, v: Visit, state: EventState) -> Event:
-        payload = TrackedObjectPayload(
-            label=v.label,
-            track_id=v.track_id,
-            bbox=v.bbox,
-            dwell_s=max(0.0, v.last_s - v.first_s),
-            score=v.score,
-        )
-        return frame.event(
-            EventKind.VIDEO_INTRUSION,
-            state,
-            payload,
-            zone=self.config.zone,
-            labels=[v.label],
-            confidence=v.score,
-        )
+        return visit_event(frame, EventKind.VIDEO_INTRUSION, v, state, self.config.zone)

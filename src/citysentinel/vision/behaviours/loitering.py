@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 from citysentinel.events import Event, EventKind, EventState
-from citysentinel.events.payloads import TrackedObjectPayload
 from citysentinel.vision.analytics_config import LoiteringConfig
-from citysentinel.vision.behaviours.base import FrameContext, Presence, Visit, class_ids, rows_where
+from citysentinel.vision.behaviours.base import (
+    FrameContext,
+    Presence,
+    Visit,
+    class_ids,
+    rows_where,
+    visit_event,
+)
 
 
 class Loitering:
@@ -44,18 +50,4 @@ class Loitering:
         return events
 
     def _event(self, frame: FrameContext, v: Visit, state: EventState) -> Event:
-        payload = TrackedObjectPayload(
-            label=v.label,
-            track_id=v.track_id,
-            bbox=v.bbox,
-            dwell_s=max(0.0, v.last_s - v.first_s),
-            score=v.score,
-        )
-        return frame.event(
-            EventKind.VIDEO_LOITERING,
-            state,
-            payload,
-            zone=self.config.zone,
-            labels=[v.label],
-            confidence=v.score,
-        )
+        return visit_event(frame, EventKind.VIDEO_LOITERING, v, state, self.config.zone)
