@@ -1,0 +1,1 @@
+"""Crisis text intelligence: records, cleaning, PII masking, encoders and classifiers."""
