@@ -16,6 +16,7 @@ from citysentinel import __version__
 from citysentinel.api.deps import ApiContext, get_context
 from citysentinel.api.routers import (
     admin,
+    camera_config,
     cameras,
     events,
     incidents,
@@ -97,7 +98,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
         description="Events in, incidents out: ingest, query, act on incidents, live stream, CAP.",
     )
     app.dependency_overrides[get_context] = lambda: ctx
-    for module in (system, events, incidents, silences, stream, cameras, admin):
+    for module in (system, events, incidents, silences, stream, cameras, camera_config, admin):
         app.include_router(module.router)
 
     @app.middleware("http")

@@ -2,11 +2,12 @@
 const KEY_STORAGE = "citysentinel.key";
 
 export class ApiError extends Error {
-  constructor(status, detail, path) {
+  constructor(status, detail, path, body = null) {
     super(`${status}: ${detail}`);
     this.status = status;
     this.detail = detail;
     this.path = path;
+    this.body = body; // the parsed JSON error body, e.g. a 422's list of problems
   }
 }
 
@@ -61,7 +62,7 @@ async function request(path, { method = "GET", body, params, key, raw = false } 
     } catch {
       parsed = null;
     }
-    const error = new ApiError(res.status, detailOf(parsed, res.statusText), path);
+    const error = new ApiError(res.status, detailOf(parsed, res.statusText), path, parsed);
     if (res.status === 401 && key === undefined) onUnauthorized(error);
     throw error;
   }
@@ -74,6 +75,8 @@ export const api = {
   get: (path, params) => request(path, { params }),
   post: (path, body) => request(path, { method: "POST", body: body ?? {} }),
   blob: (path) => request(path, { raw: true }),
+  /** POST JSON and read a text answer (such as a YAML snippet). */
+  postText: async (path, body) => (await request(path, { method: "POST", body: body ?? {}, raw: true })).text(),
   /** Check a key without touching the stored one: resolves to {name, role, actor}. */
   session: (key) => request("/ui/session", { key }),
 };

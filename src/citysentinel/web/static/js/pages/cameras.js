@@ -2,14 +2,18 @@
 import { api } from "../api.js";
 import { t } from "../i18n.js";
 import { ago, el, emptyState, errorBox, every, pageHead } from "../ui.js";
+import { openEditor } from "./zone-editor.js";
 
 const REFRESH_MS = 2000;
+// The camera whose editor is open: reopened when the page re-renders (a language switch).
+let editing = null;
 
 export function mount(root, _params, ctx) {
   const configured = ctx.site?.cameras || [];
   const grid = el("div", { class: "cams", id: "camera-grid" });
   const status = el("div", { id: "camera-status" });
-  root.append(pageHead("cameras.title", el("span", { class: "muted" }, t("cameras.refresh"))), status, grid);
+  const editorHost = el("div", { id: "zone-editor-host", hidden: true });
+  root.append(pageHead("cameras.title", el("span", { class: "muted" }, t("cameras.refresh"))), status, editorHost, grid);
   if (!configured.length && ctx.site) {
     grid.replaceWith(emptyState(null, t("cameras.empty")));
     return null;
@@ -17,6 +21,29 @@ export function mount(root, _params, ctx) {
   const cards = new Map();
   const urls = new Map();
   let busy = false;
+  let closeEditor = null;
+  // Only admin keys edit zones and lines; the others see them read-only.
+  const canEdit = ctx.session?.role === "admin";
+
+  function edit(id, opener) {
+    const config = configured.find((c) => c.id === id);
+    if (!config) return;
+    if (closeEditor) closeEditor();
+    editing = id;
+    closeEditor = openEditor(editorHost, config, {
+      canEdit,
+      onClose: () => {
+        closeEditor = null;
+        editing = null;
+        (opener() || root.querySelector("h1"))?.focus();
+      },
+    });
+  }
+  const editButton = (id) => grid.querySelector(`article[data-camera="${CSS.escape(id)}"] button.edit-geometry`);
+  if (editing) {
+    const id = editing;
+    edit(id, () => editButton(id));
+  }
 
   function card(cam) {
     let c = cards.get(cam.id);
@@ -26,8 +53,15 @@ export function mount(root, _params, ctx) {
     const info = el("dl", { class: "facts" });
     const counts = el("div", {});
     const heading = el("h2", {}, cam.name || cam.id);
+    const editBtn = configured.some((x) => x.id === cam.id)
+      ? el("button", {
+        type: "button", class: "btn btn-secondary edit-geometry",
+        "aria-label": t(canEdit ? "geometry.openEditFor" : "geometry.openViewFor", { name: cam.name || cam.id }),
+      }, t(canEdit ? "geometry.openEdit" : "geometry.openView"))
+      : null;
+    editBtn?.addEventListener("click", () => edit(cam.id, () => editBtn));
     const node = el("article", { class: "panel cam", dataset: { camera: cam.id }, "aria-label": cam.name || cam.id },
-      heading, el("figure", {}, frame), info, el("h3", {}, t("cameras.counts")), counts);
+      heading, el("figure", {}, frame), editBtn, info, el("h3", {}, t("cameras.counts")), counts);
     c = { node, frame, img, info, counts, hasImage: false };
     cards.set(cam.id, c);
     grid.append(node);
@@ -91,6 +125,7 @@ export function mount(root, _params, ctx) {
   });
   return () => {
     stop();
+    if (closeEditor) closeEditor();
     for (const url of urls.values()) URL.revokeObjectURL(url);
   };
 }
