@@ -47,6 +47,11 @@ eval_app = typer.Typer(
 )
 app.add_typer(models_app, name="models")
 app.add_typer(eval_app, name="eval")
+train_app = typer.Typer(
+    help="Train or fine-tune models (image needs the train extra); writes model folders.",
+    no_args_is_help=True,
+)
+app.add_typer(train_app, name="train")
 
 ConfigArg = Annotated[Path, typer.Option("--config", "-c", help="Site config YAML file.")]
 DbUrl = Annotated[
@@ -55,6 +60,9 @@ DbUrl = Annotated[
         "--database-url", help="SQLAlchemy URL; default from CITYSENTINEL_DATABASE_URL or SQLite."
     ),
 ]
+DataOpt = Annotated[list[Path], typer.Option("--data", help="CSV, TSV, JSONL or .zip; repeatable.")]
+TextCol = Annotated[str, typer.Option("--text-col", help="Column with the message text.")]
+LabelCol = Annotated[str, typer.Option("--label-col", help="Column with the label(s).")]
 
 
 def _echo(msg: str = "", *, err: bool = False) -> None:
@@ -446,6 +454,146 @@ def eval_fall(
         _echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
     _echo(json.dumps(result, indent=None if as_json else 2))
+
+
+@eval_app.command("image")
+def eval_image(
+    model: Annotated[Path, typer.Option(help="Model folder written by `train image`.")],
+    data: Annotated[Path, typer.Option(help="Folder per class, named like the labels.")],
+    fp32: Annotated[bool, typer.Option("--fp32", help="Run model.onnx, not the int8 one.")] = False,
+    threads: Annotated[int, typer.Option(help="onnxruntime intra-op threads.")] = 1,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
+) -> None:
+    """Accuracy, macro-F1 and per-class scores of an exported image classifier (onnxruntime)."""
+    from citysentinel.eval.image import DatasetError, ImageEvalError, evaluate_image_classifier
+
+    try:
+        result = evaluate_image_classifier(model, data, fp32=fp32, threads=threads)
+    except (ImageEvalError, DatasetError) as exc:
+        _echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    _echo(json.dumps(result, indent=None if as_json else 2))
+
+
+@train_app.command("image")
+def train_image(
+    data: Annotated[Path, typer.Option(help="Folder per class (e.g. fire/, smoke/, normal/).")],
+    out: Annotated[Path, typer.Option(help="Model folder to write (ONNX, labels, card).")],
+    epochs: Annotated[int, typer.Option(min=1, help="Maximum epochs.")] = 8,
+    batch_size: Annotated[int, typer.Option(min=2, help="Images per step.")] = 16,
+    lr: Annotated[float, typer.Option(help="Peak AdamW learning rate.")] = 5e-4,
+    val_fraction: Annotated[
+        float, typer.Option(min=0.01, max=0.5, help="Share of each class for validation.")
+    ] = 0.15,
+    test_fraction: Annotated[
+        float, typer.Option(min=0.01, max=0.5, help="Share of each class held out for the card.")
+    ] = 0.15,
+    seed: Annotated[int, typer.Option(help="Split, augmentation and init seed.")] = 0,
+    threads: Annotated[int, typer.Option(min=1, help="torch threads (1 is faster here).")] = 1,
+    image_size: Annotated[int, typer.Option(min=32, help="Square input size.")] = 224,
+    patience: Annotated[int, typer.Option(min=1, help="Epochs without better val F1.")] = 3,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the card as JSON only.")] = False,
+) -> None:
+    """Fine-tune EfficientNet-Lite0 on a folder-per-class image set; export ONNX fp32 and int8."""
+    try:
+        from citysentinel.eval.image import DatasetError
+        from citysentinel.training.backbone import BackboneMissing
+        from citysentinel.training.image import TrainConfig
+        from citysentinel.training.image import train_image as run_training
+    except ImportError as exc:
+        _echo(f"error: {exc}; install the train extra (torch, onnx, EfficientNet-Lite0)", err=True)
+        raise typer.Exit(1) from exc
+    config = TrainConfig(
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        patience=patience,
+        val_fraction=val_fraction,
+        test_fraction=test_fraction,
+        seed=seed,
+        threads=threads,
+        image_size=image_size,
+    )
+    try:
+        card = run_training(data, out, config, progress=not as_json)
+    except (DatasetError, BackboneMissing) as exc:
+        _echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    if card["data"]["skipped_unreadable"]:
+        _echo(f"warning: skipped {card['data']['skipped_unreadable']} unreadable images", err=True)
+    summary = {k: card["test"][k] for k in ("fp32", "int8", "int8_argmax_agreement")}
+    _echo(json.dumps(card if as_json else summary, indent=None if as_json else 2))
+
+
+@train_app.command("text")
+def train_text(
+    data: DataOpt,
+    text_col: TextCol,
+    label_col: LabelCol,
+    out: Annotated[Path, typer.Option(help="Model directory to write.")],
+    group_col: Annotated[
+        str | None, typer.Option(help="Column naming the event; ':file' = file name.")
+    ] = None,
+    multi_label: Annotated[
+        bool, typer.Option("--multi-label", help="Several labels a row ('|'-separated).")
+    ] = False,
+    encoder: Annotated[str, typer.Option(help="Encoder: tfidf.")] = "tfidf",
+    threads: Annotated[int, typer.Option(help="BLAS threads.")] = 1,
+) -> None:
+    """Train a text classifier: split by group, pick C on validation macro-F1, write a card."""
+    from citysentinel.text.classify import TrainConfig, train_classifier
+    from citysentinel.text.tables import TextSourceError, load_labelled
+
+    if encoder != "tfidf":
+        _echo(f"error: encoder {encoder!r} is not available yet (tfidf)", err=True)
+        raise typer.Exit(2)
+    try:
+        rows = load_labelled(
+            data,
+            text_col=text_col,
+            label_col=label_col,
+            group_col=group_col,
+            multi_label=multi_label,
+        )
+        clf = train_classifier(
+            rows.texts,
+            rows.labels,
+            rows.groups,
+            TrainConfig(multi_label=multi_label, threads=threads),
+        )
+    except (TextSourceError, ValueError) as exc:
+        _echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    clf.card["data"] = [str(p) for p in data]
+    clf.save(out)
+    val = clf.card["validation"]
+    _echo(
+        f"saved {out}: validation macro-F1 {val['macro_f1']}, accuracy {val['accuracy']}, "
+        f"C={clf.card['best_c']} (card: {out / 'card.md'})"
+    )
+
+
+@eval_app.command("text")
+def eval_text(
+    model: Annotated[Path, typer.Option(help="Model directory from `train text`.")],
+    data: DataOpt,
+    text_col: TextCol,
+    label_col: LabelCol,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
+) -> None:
+    """Accuracy, macro/micro-F1 and per-class figures of a text model on labelled files."""
+    from citysentinel.eval.text import evaluate_model
+    from citysentinel.text.classify import TextClassifier
+    from citysentinel.text.tables import TextSourceError, load_labelled
+
+    try:
+        multi = TextClassifier.load(model).multi_label
+        rows = load_labelled(data, text_col=text_col, label_col=label_col, multi_label=multi)
+        result = evaluate_model(model, rows)
+    except (TextSourceError, FileNotFoundError, ValueError) as exc:
+        _echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    _echo(json.dumps(result, indent=None if as_json else 2, ensure_ascii=False))
 
 
 def _safe(url: str) -> str:

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from citysentinel.eval.text import evaluate_model
-from citysentinel.text.tables import load_labelled
 from citysentinel.text.classify import TextClassifier, TrainConfig, train_classifier
 from citysentinel.text.datasets import import_dataset
 from citysentinel.text.encoders import TextEncoder, TfidfEncoderConfig, build_encoder
 from citysentinel.text.records import write_jsonl
 from citysentinel.text.split import group_split
+from citysentinel.text.tables import load_labelled
 
 
 @pytest.mark.parametrize("n_groups", [2, 3, 5, 12, 40])

@@ -15,9 +15,9 @@ from sklearn.model_selection import (  # type: ignore[import-untyped]  # no stub
     train_test_split,
 )
 
-from citysentinel.text.tables import Labelled, load_labelled
 from citysentinel.text.classify import TextClassifier, TrainConfig, train_classifier
 from citysentinel.text.metrics import score
+from citysentinel.text.tables import Labelled, load_labelled
 
 
 def evaluate_model(model_dir: Path, data: Labelled) -> dict[str, Any]:

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 
-from citysentinel.text.tables import FILE_GROUP, ColumnMapping, read_table
 from citysentinel.text.records import Place, TextRecord, make_record
+from citysentinel.text.tables import FILE_GROUP, ColumnMapping, read_table
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Labelled text tables for training and import: CSV, TSV, JSONL and zipped CSV with a column mapping."""
+"""Labelled text tables for training and import: CSV, TSV, JSONL, zipped CSV, column maps."""
 
 from __future__ import annotations
 

@@ -386,6 +386,45 @@ class FightConfig(_Behaviour):
     clear_s: float = Field(default=2.0, ge=0, description="Seconds without the cue before it ends.")
 
 
+class ClassifyConfig(_Behaviour):
+    """A fine-tuned image classifier (`train image`) on the frame or on object crops.
+
+    Every `interval_s` the classifier runs on the whole frame (`target: frame`)
+    or on crops of the watched `classes` (`target: objects`). A label in
+    `alert_labels` scoring at least `min_score` for `min_hits` consecutive runs
+    starts an event: `video.fire` for labels in `fire_labels`, else
+    `video.classification`; it ends after `clear_s` without a hit.
+    """
+
+    type: Literal["classify"] = Field(description="Behaviour type.")
+    model: str = Field(description="Model folder written by `citysentinel train image`.")
+    int8: bool = Field(
+        default=False,
+        description="Run model.int8.onnx (4x smaller) instead of model.onnx (faster on CPU).",
+    )
+    target: Literal["frame", "objects"] = Field(
+        default="frame", description="Classify the whole frame or crops of watched objects."
+    )
+    zone: str | None = Field(
+        default=None, description="With `target: objects`, only objects in this zone."
+    )
+    interval_s: float = Field(default=2.0, ge=0, description="Seconds between classifier runs.")
+    alert_labels: list[str] = Field(
+        min_length=1, description="Model labels that raise an event (e.g. fire, smoke)."
+    )
+    fire_labels: list[str] = Field(
+        default_factory=lambda: ["fire", "smoke"],
+        description="Alert labels reported as `video.fire` instead of `video.classification`.",
+    )
+    min_score: float = Field(default=0.6, ge=0, le=1, description="Minimum class probability.")
+    min_hits: int = Field(default=2, ge=1, description="Consecutive runs with a hit to start.")
+    clear_s: float = Field(default=10.0, ge=0, description="Seconds without a hit before it ends.")
+    max_crops: int = Field(default=8, ge=1, le=64, description="Largest objects classified a run.")
+    crop_pad: float = Field(
+        default=0.1, ge=0, le=1, description="Crop padding as a share of the box size per side."
+    )
+
+
 BehaviourConfig = Annotated[
     IntrusionConfig
     | LoiteringConfig
@@ -394,7 +433,8 @@ BehaviourConfig = Annotated[
     | StationaryConfig
     | SpeedConfig
     | FallConfig
-    | FightConfig,
+    | FightConfig
+    | ClassifyConfig,
     Field(discriminator="type"),
 ]
 

@@ -144,7 +144,7 @@ class CameraAnalyzer:
         tracked = self.tracker.update(self._filter.apply(detections))
         tracked = tracked[tracked.tracker_id >= 0]
         self.last_tracked = tracked
-        frame = self._context(tracked, t, seconds, self._keypoints(tracked, image))
+        frame = self._context(tracked, t, seconds, self._keypoints(tracked, image), image)
         self._frames += 1
         events: list[Event] = []
         for behaviour in self.behaviours:
@@ -175,6 +175,7 @@ class CameraAnalyzer:
         t: datetime,
         seconds: float,
         keypoints: dict[int, FloatArray],
+        image: npt.NDArray[np.uint8] | None = None,
     ) -> FrameContext:
         anchors = tracked.anchors()
         labels = tracked.labels()
@@ -199,6 +200,7 @@ class CameraAnalyzer:
             zones=masks,
             history=self._history,
             keypoints=keypoints,
+            image=image,
         )
 
     def stats(self) -> CameraStats:

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 from citysentinel.vision.analytics_config import (
     BehaviourConfig,
+    ClassifyConfig,
     CrowdingConfig,
     FallConfig,
     FightConfig,
@@ -17,6 +18,7 @@ from citysentinel.vision.analytics_config import (
     StationaryConfig,
 )
 from citysentinel.vision.behaviours.base import Behaviour, FrameContext, TrackHistory
+from citysentinel.vision.behaviours.classify import Classify
 from citysentinel.vision.behaviours.crowding import Crowding
 from citysentinel.vision.behaviours.fall import Fall, FallSample, FallStateMachine
 from citysentinel.vision.behaviours.fight import Fight
@@ -30,6 +32,7 @@ from citysentinel.vision.geometry import GroundPlane, Scene
 __all__ = [
     "BEHAVIOURS",
     "Behaviour",
+    "Classify",
     "Crowding",
     "Fall",
     "FallSample",
@@ -89,6 +92,14 @@ def _fight(c: BehaviourConfig, _scene: Scene, _tz: ZoneInfo) -> Behaviour:
     return Fight(c)
 
 
+def _classify(c: BehaviourConfig, _scene: Scene, _tz: ZoneInfo) -> Behaviour:
+    assert isinstance(c, ClassifyConfig)
+    # Imported here: onnxruntime loads only for cameras that classify.
+    from citysentinel.vision.classifier import OnnxImageClassifier
+
+    return Classify(c, OnnxImageClassifier(c.model, threads=1, int8=c.int8))
+
+
 BehaviourFactory = Callable[[BehaviourConfig, Scene, ZoneInfo], Behaviour]
 BEHAVIOURS: dict[str, BehaviourFactory] = {
     "intrusion": _intrusion,
@@ -99,6 +110,7 @@ BEHAVIOURS: dict[str, BehaviourFactory] = {
     "speed": _speed,
     "fall": _fall,
     "fight": _fight,
+    "classify": _classify,
 }
 
 

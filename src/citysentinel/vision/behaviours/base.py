@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Protocol
 
 import numpy as np
+import numpy.typing as npt
 
 from citysentinel.events import Event, EventKind, EventState, Location
 from citysentinel.events.payloads import EventPayload, TrackedObjectPayload
@@ -41,6 +42,7 @@ class FrameContext:
     `seconds` is `t` as seconds since the analyzer's first frame. `keypoints`
     maps a tracker id to its pose (17, 3) = (y, x, score) in frame pixels; it is
     empty unless the analyzer has a pose estimator and a behaviour that needs it.
+    `image` is the frame itself for behaviours that look at pixels (classify).
     """
 
     source: str
@@ -53,6 +55,7 @@ class FrameContext:
     zones: Mapping[str, BoolArray]
     history: Mapping[int, TrackHistory]
     keypoints: Mapping[int, FloatArray] = field(default_factory=dict)
+    image: npt.NDArray[np.uint8] | None = None  # the BGR frame, when the camera passes it
 
     def in_zone(self, zone: str | None) -> BoolArray:
         """Mask of objects in `zone`; None means the whole frame."""
