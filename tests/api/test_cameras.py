@@ -21,8 +21,8 @@ class FakeCamera:
     def status(self) -> dict[str, Any]:
         return {"status": "ok", "fps": 5.0}
 
-    def frame_jpeg(self) -> bytes | None:
-        return b"\xff\xd8fake-jpeg"
+    def frame_jpeg(self, overlays: bool = True) -> bytes | None:
+        return b"\xff\xd8fake-jpeg" + (b"+overlays" if overlays else b"")
 
 
 @pytest.fixture
@@ -59,6 +59,9 @@ def test_cameras_list_health(client: httpx.Client) -> None:
 def test_latest_frame(client: httpx.Client) -> None:
     r = client.get("/api/v1/cameras/cam-gate/frame.jpg")
     assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg"
+    assert r.content.endswith(b"+overlays")
+    plain = client.get("/api/v1/cameras/cam-gate/frame.jpg?overlays=false")
+    assert plain.status_code == 200 and not plain.content.endswith(b"+overlays")
     assert client.get("/api/v1/cameras/nope/frame.jpg").status_code == 404
 
 

@@ -55,7 +55,7 @@ class FakeCamera:
     def status(self) -> dict[str, Any]:
         return {"status": "ok", "fps": 5.0, "frames": 120, "objects": 2, "errors": 0}
 
-    def frame_jpeg(self) -> bytes | None:
+    def frame_jpeg(self, overlays: bool = True) -> bytes | None:
         return self.jpeg
 
 

@@ -49,7 +49,9 @@ class Snapshotter(Protocol):
         self, frame: Frame, detections: Detections, events: Sequence[Event]
     ) -> Evidence | None: ...
 
-    def annotate(self, frame: Frame, detections: Detections) -> npt.NDArray[np.uint8]: ...
+    def annotate(
+        self, frame: Frame, detections: Detections, *, overlays: bool = True
+    ) -> npt.NDArray[np.uint8]: ...
 
 
 class CameraWorker:
@@ -118,12 +120,13 @@ class CameraWorker:
             "stats": stats() if callable(stats) else {},
         }
 
-    def frame_jpeg(self) -> bytes | None:
-        """The latest frame as JPEG, annotated and with faces blurred; never the raw frame."""
+    def frame_jpeg(self, overlays: bool = True) -> bytes | None:
+        """The latest frame as JPEG with faces blurred (and overlays drawn); never the raw frame."""
         frame = self.last_frame
         if frame is None or self.snapshotter is None:
             return None
-        return encode_jpeg(self.snapshotter.annotate(frame, self.last_detections))
+        image = self.snapshotter.annotate(frame, self.last_detections, overlays=overlays)
+        return encode_jpeg(image)
 
     # -- work -------------------------------------------------------------
     def run(self) -> None:

@@ -182,13 +182,18 @@ class SnapshotWriter:
         self.config = config or SnapshotConfig()
         self.blurrer: FaceBlurrer = blurrer or HeadRegionBlurrer()
 
-    def annotate(self, frame: FrameLike, detections: Detections) -> Image:
-        """The frame with faces blurred and (if configured) overlays drawn; never the raw frame."""
+    def annotate(self, frame: FrameLike, detections: Detections, *, overlays: bool = True) -> Image:
+        """The frame with faces blurred and (if configured) overlays drawn; never the raw frame.
+
+        `overlays=False` gives the blurred frame alone (for drawing zones over it).
+        """
         image = frame.image
         if self.config.blur_faces:
             regions = self.blurrer.regions(image, detections)
             image = blur_regions(image, regions, self.config.blur_method)
-        return draw(image, detections, self.scene) if self.config.draw else image.copy()
+        if overlays and self.config.draw:
+            return draw(image, detections, self.scene)
+        return image.copy() if image is frame.image else image
 
     def write(self, frame: FrameLike, detections: Detections, tag: str = "snapshot") -> Evidence:
         """Annotate, encode and store one frame; `tag` ends the file name."""

@@ -30,12 +30,12 @@ def list_cameras(ctx: Context, _: Viewer) -> list[dict[str, Any]]:
     response_class=Response,
     responses={200: {"content": {"image/jpeg": {}}}},
 )
-def camera_frame(camera_id: str, ctx: Context, _: Viewer) -> Response:
-    """The latest analysed frame, with boxes, ids, zones and lines drawn (faces blurred)."""
+def camera_frame(camera_id: str, ctx: Context, _: Viewer, overlays: bool = True) -> Response:
+    """The latest analysed frame, faces blurred; overlays (boxes, zones, lines) unless false."""
     cam = ctx.cameras.get(camera_id)
     if cam is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"camera {camera_id} is not running")
-    jpeg = cam.frame_jpeg()
+    jpeg = cam.frame_jpeg(overlays)
     if jpeg is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"camera {camera_id} has no frame yet")
     return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})

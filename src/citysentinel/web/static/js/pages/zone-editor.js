@@ -128,7 +128,7 @@ export function openEditor(host, cam, { canEdit, onClose }) {
   // --- frame
   async function loadFrame() {
     try {
-      const blob = await api.blob(`/api/v1/cameras/${encodeURIComponent(id)}/frame.jpg`);
+      const blob = await api.blob(`/api/v1/cameras/${encodeURIComponent(id)}/frame.jpg?overlays=false`);
       const url = URL.createObjectURL(blob);
       img.onload = () => {
         if (img.naturalWidth && img.naturalHeight) stage.style.aspectRatio = `${img.naturalWidth} / ${img.naturalHeight}`;
