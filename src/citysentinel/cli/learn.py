@@ -1,0 +1,156 @@
+"""Commands for models: install and list pretrained models, fine-tune image and text models."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from citysentinel.cli.common import (
+    DataOpt,
+    LabelCol,
+    TextCol,
+    echo,
+    models_app,
+    train_app,
+)
+
+
+@models_app.command("install")
+def models_install(
+    only: Annotated[
+        list[str] | None, typer.Option("--only", help="Install only this model (repeatable).")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Reinstall even if installed and intact.")] = False,
+    threads: Annotated[int, typer.Option(help="onnxruntime threads for the latency card.")] = 1,
+) -> None:
+    """Fetch, convert and verify models (sha256), and write a model card for each."""
+    from citysentinel.models.fetch import InstallError
+    from citysentinel.models.install import install_models
+    from citysentinel.models.manifest import HashMismatch
+
+    try:
+        results = install_models(only or None, force=force, threads=threads)
+    except (InstallError, HashMismatch) as exc:
+        echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    for r in results:
+        echo(f"{r.name:18} {r.action:18} {r.path}")
+
+
+@models_app.command("list")
+def models_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
+) -> None:
+    """List the models with their status (ok, missing, corrupt) after checking sha256."""
+    from citysentinel.models import list_models, model_dir
+
+    rows = list_models()
+    if as_json:
+        keys = ("name", "status", "path", "detail", "latency_ms", "licence")
+        echo(json.dumps([{k: str(getattr(r, k)) for k in keys} for r in rows]))
+        return
+    echo(f"model directory: {model_dir()}")
+    for r in rows:
+        latency = f"{r.latency_ms:7.1f} ms" if r.latency_ms is not None else "        -"
+        echo(f"{r.name:18} {r.status.value:8} {latency}  {r.detail}")
+
+
+@train_app.command("image")
+def train_image(
+    data: Annotated[Path, typer.Option(help="Folder per class (e.g. fire/, smoke/, normal/).")],
+    out: Annotated[Path, typer.Option(help="Model folder to write (ONNX, labels, card).")],
+    epochs: Annotated[int, typer.Option(min=1, help="Maximum epochs.")] = 8,
+    batch_size: Annotated[int, typer.Option(min=2, help="Images per step.")] = 16,
+    lr: Annotated[float, typer.Option(help="Peak AdamW learning rate.")] = 5e-4,
+    val_fraction: Annotated[
+        float, typer.Option(min=0.01, max=0.5, help="Share of each class for validation.")
+    ] = 0.15,
+    test_fraction: Annotated[
+        float, typer.Option(min=0.01, max=0.5, help="Share of each class held out for the card.")
+    ] = 0.15,
+    seed: Annotated[int, typer.Option(help="Split, augmentation and init seed.")] = 0,
+    threads: Annotated[int, typer.Option(min=1, help="torch threads (1 is faster here).")] = 1,
+    image_size: Annotated[int, typer.Option(min=32, help="Square input size.")] = 224,
+    patience: Annotated[int, typer.Option(min=1, help="Epochs without better val F1.")] = 3,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the card as JSON only.")] = False,
+) -> None:
+    """Fine-tune EfficientNet-Lite0 on a folder-per-class image set; export ONNX fp32 and int8."""
+    try:
+        from citysentinel.eval.image import DatasetError
+        from citysentinel.training.backbone import BackboneMissing
+        from citysentinel.training.image import TrainConfig
+        from citysentinel.training.image import train_image as run_training
+    except ImportError as exc:
+        echo(f"error: {exc}; install the train extra (torch, onnx, EfficientNet-Lite0)", err=True)
+        raise typer.Exit(1) from exc
+    config = TrainConfig(
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        patience=patience,
+        val_fraction=val_fraction,
+        test_fraction=test_fraction,
+        seed=seed,
+        threads=threads,
+        image_size=image_size,
+    )
+    try:
+        card = run_training(data, out, config, progress=not as_json)
+    except (DatasetError, BackboneMissing) as exc:
+        echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    if card["data"]["skipped_unreadable"]:
+        echo(f"warning: skipped {card['data']['skipped_unreadable']} unreadable images", err=True)
+    summary = {k: card["test"][k] for k in ("fp32", "int8", "int8_argmax_agreement")}
+    echo(json.dumps(card if as_json else summary, indent=None if as_json else 2))
+
+
+@train_app.command("text")
+def train_text(
+    data: DataOpt,
+    text_col: TextCol,
+    label_col: LabelCol,
+    out: Annotated[Path, typer.Option(help="Model directory to write.")],
+    group_col: Annotated[
+        str | None, typer.Option(help="Column naming the event; ':file' = file name.")
+    ] = None,
+    multi_label: Annotated[
+        bool, typer.Option("--multi-label", help="Several labels a row ('|'-separated).")
+    ] = False,
+    encoder: Annotated[str, typer.Option(help="Encoder: tfidf.")] = "tfidf",
+    threads: Annotated[int, typer.Option(help="BLAS threads.")] = 1,
+) -> None:
+    """Train a text classifier: split by group, pick C on validation macro-F1, write a card."""
+    from citysentinel.text.classify import TrainConfig, train_classifier
+    from citysentinel.text.tables import TextSourceError, load_labelled
+
+    if encoder != "tfidf":
+        echo(f"error: encoder {encoder!r} is not available yet (tfidf)", err=True)
+        raise typer.Exit(2)
+    try:
+        rows = load_labelled(
+            data,
+            text_col=text_col,
+            label_col=label_col,
+            group_col=group_col,
+            multi_label=multi_label,
+        )
+        clf = train_classifier(
+            rows.texts,
+            rows.labels,
+            rows.groups,
+            TrainConfig(multi_label=multi_label, threads=threads),
+        )
+    except (TextSourceError, ValueError) as exc:
+        echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    clf.card["data"] = [str(p) for p in data]
+    clf.save(out)
+    val = clf.card["validation"]
+    echo(
+        f"saved {out}: validation macro-F1 {val['macro_f1']}, accuracy {val['accuracy']}, "
+        f"C={clf.card['best_c']} (card: {out / 'card.md'})"
+    )
