@@ -196,3 +196,27 @@ def eval_text(
         echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
     echo(json.dumps(result, indent=None if as_json else 2, ensure_ascii=False))
+
+
+@eval_app.command("traffic")
+def eval_traffic(
+    model: Annotated[
+        str,
+        typer.Option(
+            help="last_value, historical_average, ridge, or a folder from `train traffic`."
+        ),
+    ],
+    speeds: Annotated[Path, typer.Option(help="Wide CSV: header of sensor ids, 5-minute rows.")],
+    threads: Annotated[int, typer.Option(min=1, help="BLAS/torch threads (1 is faster here).")] = 1,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
+) -> None:
+    """Masked MAE/RMSE/MAPE at 15/30/60 min on the chronological test 20% (12 in, 12 out)."""
+    from citysentinel.eval.traffic import TrafficEvalError, evaluate_model
+    from citysentinel.traffic import SeriesError
+
+    try:
+        result = evaluate_model(model, speeds, threads=threads)
+    except (TrafficEvalError, SeriesError, OSError) as exc:
+        echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    echo(json.dumps(result, indent=None if as_json else 2))
