@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -107,3 +109,15 @@ def write_or_check(out: Path, text: str, check: bool) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")
     echo(f"wrote {out}")
+
+
+def print_result(
+    compute: Callable[[], object], errors: tuple[type[Exception], ...], as_json: bool
+) -> None:
+    """Print `compute()` as JSON (pretty unless `as_json`); `errors` exit 1 with a message."""
+    try:
+        result = compute()
+    except errors as exc:
+        echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    echo(json.dumps(result, indent=None if as_json else 2, ensure_ascii=False))

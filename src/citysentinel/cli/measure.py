@@ -16,6 +16,7 @@ from citysentinel.cli.common import (
     bench_app,
     echo,
     eval_app,
+    print_result,
 )
 
 
@@ -56,14 +57,13 @@ def bench_video(
     """Frames per second per camera through decode, detect, track, zones and events."""
     from citysentinel.bench.video import BenchError, run_video_bench
 
-    try:
-        result = run_video_bench(
+    print_result(
+        lambda: run_video_bench(
             str(source), cameras, seconds, detector=detector, threads=threads, progress=not as_json
-        )
-    except BenchError as exc:
-        echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from exc
-    echo(json.dumps(result, indent=None if as_json else 2))
+        ),
+        (BenchError,),
+        as_json,
+    )
 
 
 @bench_app.command("dashboard")
@@ -98,8 +98,8 @@ def eval_detection(
     from citysentinel.eval.detection import EvalError, evaluate_detector
     from citysentinel.models import ModelNotInstalled
 
-    try:
-        result = evaluate_detector(
+    print_result(
+        lambda: evaluate_detector(
             images,
             labels,
             backend=backend,
@@ -108,11 +108,10 @@ def eval_detection(
             model=model,
             threads=threads,
             score_threshold=score_threshold,
-        )
-    except (EvalError, ModelNotInstalled) as exc:
-        echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from exc
-    echo(json.dumps(result, indent=None if as_json else 2))
+        ),
+        (EvalError, ModelNotInstalled),
+        as_json,
+    )
 
 
 @eval_app.command("tracking")
@@ -125,12 +124,11 @@ def eval_tracking(
     """MOTA, IDF1 and identity switches (py-motmetrics) of a tracker output."""
     from citysentinel.eval.tracking import TrackingEvalError, evaluate_tracking
 
-    try:
-        result = evaluate_tracking(gt, pred, iou_threshold=iou)
-    except TrackingEvalError as exc:
-        echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from exc
-    echo(json.dumps(result, indent=None if as_json else 2))
+    print_result(
+        lambda: evaluate_tracking(gt, pred, iou_threshold=iou),
+        (TrackingEvalError,),
+        as_json,
+    )
 
 
 @eval_app.command("fall")
@@ -148,12 +146,11 @@ def eval_fall(
     config = FallConfig(type="fall")
     if lying_s is not None:
         config = FallConfig(type="fall", lying_s=lying_s)
-    try:
-        result = evaluate_fall(features, config)
-    except FallEvalError as exc:
-        echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from exc
-    echo(json.dumps(result, indent=None if as_json else 2))
+    print_result(
+        lambda: evaluate_fall(features, config),
+        (FallEvalError,),
+        as_json,
+    )
 
 
 @eval_app.command("image")
@@ -167,12 +164,11 @@ def eval_image(
     """Accuracy, macro-F1 and per-class scores of an exported image classifier (onnxruntime)."""
     from citysentinel.eval.image import DatasetError, ImageEvalError, evaluate_image_classifier
 
-    try:
-        result = evaluate_image_classifier(model, data, fp32=fp32, threads=threads)
-    except (ImageEvalError, DatasetError) as exc:
-        echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from exc
-    echo(json.dumps(result, indent=None if as_json else 2))
+    print_result(
+        lambda: evaluate_image_classifier(model, data, fp32=fp32, threads=threads),
+        (ImageEvalError, DatasetError),
+        as_json,
+    )
 
 
 @eval_app.command("text")
@@ -214,9 +210,8 @@ def eval_traffic(
     from citysentinel.eval.traffic import TrafficEvalError, evaluate_model
     from citysentinel.traffic import SeriesError
 
-    try:
-        result = evaluate_model(model, speeds, threads=threads)
-    except (TrafficEvalError, SeriesError, OSError) as exc:
-        echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from exc
-    echo(json.dumps(result, indent=None if as_json else 2))
+    print_result(
+        lambda: evaluate_model(model, speeds, threads=threads),
+        (TrafficEvalError, SeriesError, OSError),
+        as_json,
+    )
