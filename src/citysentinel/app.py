@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import uvicorn
@@ -24,6 +25,7 @@ from citysentinel.sources.video import VideoSource
 from citysentinel.storage import db
 from citysentinel.storage.admin import AdminStore, Role
 from citysentinel.storage.store import Store
+from citysentinel.text.feeds import TextFeed, build_analyzers, build_feeds
 from citysentinel.vision.analyzer import CameraAnalyzer
 from citysentinel.vision.camera import (
     AnalyzerFactory,
@@ -55,6 +57,7 @@ class Runtime:
     api: FastAPI
     cameras: dict[str, CameraWorker] = field(default_factory=dict)
     _emitter: CameraEmitter | None = None
+    text_feeds: dict[str, TextFeed] = field(default_factory=dict)
 
     async def start(self) -> None:
         await self.pipeline.start()
@@ -62,8 +65,11 @@ class Runtime:
             self._emitter.loop = asyncio.get_running_loop()
         for worker in self.cameras.values():
             worker.start()
+        for feed in self.text_feeds.values():
+            feed.start()
 
     async def stop(self) -> None:
+        await asyncio.gather(*(feed.stop() for feed in self.text_feeds.values()))
         for worker in self.cameras.values():
             worker.source.stop.set()
         await asyncio.gather(*(asyncio.to_thread(w.stop) for w in self.cameras.values()))
@@ -187,6 +193,8 @@ def build(
 ) -> Runtime:
     """Wire a runtime for `site`; migrates the database first unless `migrate` is False."""
     settings = settings or Settings()
+    # Models load before the database is touched: a bad model dir fails fast, naming it.
+    analyzers = build_analyzers(site.text_feeds)
     url = settings.resolve_database_url(site)
     if migrate:
         db.upgrade(url)
@@ -211,11 +219,22 @@ def build(
     )
     emitter = CameraEmitter(pipeline)
     workers = build_cameras(site, metrics, emitter, evidence_dir) if cameras else {}
+    max_age = timedelta(days=site.storage.retention.events_days)
+    feeds = build_feeds(site.text_feeds, analyzers, pipeline.ingest, site.site.tz, max_age)
     context = ApiContext(
-        site, store, admin, pipeline, metrics, cameras=workers, evidence_dir=evidence_dir
+        site,
+        store,
+        admin,
+        pipeline,
+        metrics,
+        cameras=workers,
+        evidence_dir=evidence_dir,
+        text_analyzers=analyzers,
     )
     api = create_app(context)
-    return Runtime(site, url, store, admin, metrics, pipeline, api, workers, emitter)
+    return Runtime(
+        site, url, store, admin, metrics, pipeline, api, workers, emitter, text_feeds=feeds
+    )
 
 
 async def serve(runtime: Runtime, host: str, port: int, on_ready: str | None = None) -> None:

@@ -6,6 +6,7 @@ Errors name the key path and the YAML line, e.g.
 
 from __future__ import annotations
 
+import codecs
 import difflib
 import os
 import re
@@ -173,6 +174,29 @@ class TextFeedConfig(_Strict):
     columns: ColumnMap = Field(default_factory=ColumnMap, description="Column mapping.")
     lang: Literal["auto", "en", "zh"] = Field(default="auto", description="Language, or detect.")
     area: str | None = Field(default=None, description="Area the feed covers, for surge grouping.")
+    channel: str | None = Field(
+        default=None,
+        max_length=100,
+        description="What the messages are (hotline, social, news...); default: the feed type.",
+    )
+    encoding: str = Field(default="utf-8", description="Text encoding of file/folder feed files.")
+    models: list[str] = Field(
+        default_factory=list,
+        description="Model directories from `citysentinel train text` applied to every message;"
+        " the first one's top label is the event's category. Empty: events carry no labels.",
+    )
+    poll_s: float = Field(
+        default=2.0, gt=0, description="How often a folder feed looks for new files, seconds."
+    )
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        try:
+            codecs.lookup(value)
+        except LookupError as exc:
+            raise ValueError(f"unknown text encoding {value!r} (e.g. utf-8, gb18030)") from exc
+        return value
 
     @model_validator(mode="after")
     def _path_for_files(self) -> TextFeedConfig:

@@ -23,6 +23,7 @@ from citysentinel.api.routers import (
     silences,
     stream,
     system,
+    text,
 )
 from citysentinel.web import mount_web
 
@@ -98,7 +99,17 @@ def create_app(ctx: ApiContext) -> FastAPI:
         description="Events in, incidents out: ingest, query, act on incidents, live stream, CAP.",
     )
     app.dependency_overrides[get_context] = lambda: ctx
-    for module in (system, events, incidents, silences, stream, cameras, camera_config, admin):
+    for module in (
+        system,
+        events,
+        incidents,
+        silences,
+        stream,
+        cameras,
+        camera_config,
+        admin,
+        text,
+    ):
         app.include_router(module.router)
 
     @app.middleware("http")

@@ -15,6 +15,7 @@ from citysentinel.metrics import Metrics
 from citysentinel.pipeline import Pipeline
 from citysentinel.storage.admin import AdminStore, ApiKeyInfo
 from citysentinel.storage.store import Store
+from citysentinel.text.analyzer import TextAnalyzer
 
 
 class KeyCache:
@@ -60,6 +61,7 @@ class ApiContext:
     metrics: Metrics
     cameras: Mapping[str, CameraView] = field(default_factory=dict)
     evidence_dir: Path | None = None
+    text_analyzers: Mapping[str, TextAnalyzer] = field(default_factory=dict)
     key_cache: KeyCache = field(default_factory=lambda: KeyCache(5.0))
     started_at: float = field(default_factory=time.time)
 

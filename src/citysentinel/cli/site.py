@@ -49,6 +49,7 @@ def run(
 ) -> None:
     """Run the pipeline and the API for a site until interrupted (Ctrl-C)."""
     from citysentinel.app import NotMigrated, build, serve
+    from citysentinel.text.analyzer import TextModelError
 
     site = load_site(config)
     settings = settings_with(database_url)
@@ -57,7 +58,7 @@ def run(
     )
     try:
         runtime = build(site, settings, migrate=migrate)
-    except NotMigrated as exc:
+    except (NotMigrated, TextModelError) as exc:
         echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
     key_file = settings.data_dir / "first-admin-key.txt"
