@@ -15,6 +15,12 @@ from citysentinel.text.records import make_record
     ("raw", "expected"),
     [
         ("call 13812345678 now", "call [PHONE] now"),
+        ("UK mobile 07700 900123 please", "UK mobile [PHONE] please"),
+        ("ring +44 20 7946 0958", "ring [PHONE]"),
+        ("01 23 45 67 89 merci", "[PHONE] merci"),
+        ("Berlin 030 1234567", "Berlin [PHONE]"),
+        ("on 01.02.2024 at 12:30, 3 injured", "on 01.02.2024 at 12:30, 3 injured"),
+        ("150000 people, order 0123", "150000 people, order 0123"),
         ("电话：138-1234-5678。", "电话：[PHONE]。"),
         ("+86 139 1234 5678", "[PHONE]"),
         ("座机 021-64381234", "座机 [PHONE]"),

@@ -30,6 +30,27 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 
 
+# Other countries: a number written with a + country code or a 0 trunk prefix, in
+# groups separated by spaces, dots, dashes or brackets, holding 9 to 15 digits
+# (UK 07700 900123, +44 20 7946 0958, FR 01 23 45 67 89, DE 030 1234567). Short
+# numbers (counts, years, dates such as 01.02.2024) have fewer digits and stay.
+_INTERNATIONAL = re.compile(r"(?<![\w+])(?:\+|0)[\d ().-]{7,22}\d(?!\w)")
+
+
+def _mask_international(text: str) -> tuple[str, int]:
+    n = 0
+
+    def repl(m: re.Match[str]) -> str:
+        nonlocal n
+        digits = sum(ch.isdigit() for ch in m.group(0))
+        if 9 <= digits <= 15:
+            n += 1
+            return "[PHONE]"
+        return m.group(0)
+
+    return _INTERNATIONAL.sub(repl, text), n
+
+
 @dataclass(frozen=True)
 class Masked:
     """Masked text and how many of each kind of personal data were replaced."""
@@ -52,4 +73,7 @@ def mask_pii(text: str) -> Masked:
         text, n = pattern.subn(f"[{tag}]", text)
         if n:
             counts[tag] += n
+    text, n = _mask_international(text)
+    if n:
+        counts["PHONE"] += n
     return Masked(text, dict(counts))
