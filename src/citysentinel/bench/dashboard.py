@@ -8,8 +8,8 @@ MutationObserver in the page (both clocks are this machine's wall clock).
 
 from __future__ import annotations
 
+import logging
 import statistics
-import sys
 import tempfile
 import time
 import uuid
@@ -21,6 +21,8 @@ import httpx
 from citysentinel.app import build
 from citysentinel.bench.pipeline import _percentile, _Server
 from citysentinel.config import Settings, SiteConfig
+
+log = logging.getLogger(__name__)
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -61,7 +63,7 @@ SIGN_IN = "sessionStorage.setItem('citysentinel.key', %r);"
 
 def _say(progress: bool, msg: str) -> None:
     if progress:
-        print(msg, file=sys.stderr, flush=True)  # noqa: T201 - progress goes to stderr
+        log.info("%s", msg)
 
 
 def _event(source: str) -> dict[str, Any]:

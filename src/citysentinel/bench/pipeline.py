@@ -9,9 +9,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import random
 import statistics
-import sys
 import tempfile
 import threading
 import time
@@ -30,6 +30,8 @@ from sqlalchemy.engine import make_url
 from citysentinel.app import Runtime, build
 from citysentinel.config import Settings, SiteConfig
 from citysentinel.events.model import utcnow
+
+log = logging.getLogger(__name__)
 
 KINDS = ["video.intrusion", "video.fall", "text.report", "traffic.incident", "video.line_crossing"]
 BENCH_SITE: dict[str, Any] = {
@@ -177,7 +179,7 @@ def _post_all(url: str, key: str, bodies: list[bytes], clients: int) -> None:
 
 def _say(progress: bool, msg: str) -> None:
     if progress:
-        print(msg, file=sys.stderr, flush=True)  # noqa: T201 - progress goes to stderr
+        log.info("%s", msg)
 
 
 def run_pipeline_bench(

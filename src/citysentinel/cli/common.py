@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -121,3 +123,13 @@ def print_result(
         echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
     echo(json.dumps(result, indent=None if as_json else 2, ensure_ascii=False))
+
+
+def show_progress(logger: str) -> None:
+    """Send `logger`'s INFO messages (a long job's progress) to stderr as plain lines."""
+    target = logging.getLogger(logger)
+    if not any(getattr(h, "stream", None) is sys.stderr for h in target.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        target.addHandler(handler)
+    target.setLevel(logging.INFO)

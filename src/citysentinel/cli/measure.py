@@ -17,6 +17,7 @@ from citysentinel.cli.common import (
     echo,
     eval_app,
     print_result,
+    show_progress,
 )
 
 
@@ -32,6 +33,9 @@ def bench_pipeline(
 ) -> None:
     """Ingest -> bus -> engine -> storage throughput over HTTP, then incident query latency."""
     from citysentinel.bench.pipeline import run_pipeline_bench
+
+    if not as_json:
+        show_progress("citysentinel.bench")
 
     result = run_pipeline_bench(
         events=events,
@@ -73,6 +77,9 @@ def bench_dashboard(
 ) -> None:
     """First render of the dashboard and event-to-browser latency over SSE (headless Chromium)."""
     from citysentinel.bench.dashboard import run_dashboard_bench
+
+    if not as_json:
+        show_progress("citysentinel.bench")
 
     result = run_dashboard_bench(events=events, progress=not as_json)
     echo(json.dumps(result, indent=None if as_json else 2))
