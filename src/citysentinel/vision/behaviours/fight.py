@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import combinations, pairwise
 
@@ -39,10 +40,7 @@ def limb_speed(samples: list[MotionSample]) -> float | None:
         1.0
     """
     speeds: list[float] = []
-    for a, b in pairwise(samples):
-        dt, h = b.t - a.t, (a.box[3] - a.box[1] + b.box[3] - b.box[1]) / 2
-        if dt <= 0 or h <= 0:
-            continue
+    for a, b, dt, h in _steps(samples):
         (acx, acy), (bcx, bcy) = _centre(a.box), _centre(b.box)
         for k in a.limbs.keys() & b.limbs.keys():
             dx = (b.limbs[k][0] - bcx) - (a.limbs[k][0] - acx)
@@ -60,10 +58,7 @@ def box_jitter(samples: list[MotionSample]) -> float:
         0.2
     """
     rates: list[float] = []
-    for a, b in pairwise(samples):
-        dt, h = b.t - a.t, (a.box[3] - a.box[1] + b.box[3] - b.box[1]) / 2
-        if dt <= 0 or h <= 0:
-            continue
+    for a, b, dt, h in _steps(samples):
         dw = abs((b.box[2] - b.box[0]) - (a.box[2] - a.box[0]))
         dh = abs((b.box[3] - b.box[1]) - (a.box[3] - a.box[1]))
         rates.append((dw + dh) / h / dt)
@@ -82,6 +77,16 @@ def close(a: FloatArray, b: FloatArray, max_distance: float) -> bool:
     (ax, ay), (bx, by) = _centre(tuple(a)), _centre(tuple(b))
     height = ((a[3] - a[1]) + (b[3] - b[1])) / 2
     return bool(height > 0 and np.hypot(ax - bx, ay - by) <= max_distance * height)
+
+
+def _steps(
+    samples: list[MotionSample],
+) -> Iterator[tuple[MotionSample, MotionSample, float, float]]:
+    """Consecutive samples with their time step and mean box height (both positive)."""
+    for a, b in pairwise(samples):
+        dt, h = b.t - a.t, (a.box[3] - a.box[1] + b.box[3] - b.box[1]) / 2
+        if dt > 0 and h > 0:
+            yield a, b, dt, h
 
 
 def _centre(box: tuple[float, ...] | FloatArray) -> Point:
