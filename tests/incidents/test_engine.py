@@ -131,6 +131,17 @@ def test_count_window_opens_only_on_the_nth_event_within_the_window(
         assert results[opens_on].changes[0].type is ChangeType.NEW
 
 
+def test_count_window_incident_holds_every_event_that_filled_the_window() -> None:
+    rule = make_rule(match={"count": {"min": 3, "window_s": 60}})
+    engine, clock = make_engine(rule)
+    events = [make_event(time=at(s)) for s in (0, 70, 100, 120)]
+    results = feed(engine, clock, *events)
+    (change,) = results[3].changes
+    assert change.after.event_count == 3
+    assert change.after.first_seen == at(70)  # the event that slid out is not part of it
+    assert [event_id for _, event_id in results[3].links] == [e.id for e in events[1:]]
+
+
 def test_count_window_is_per_source_and_zone() -> None:
     rule = make_rule(match={"count": {"min": 2, "window_s": 60}})
     engine, clock = make_engine(rule)

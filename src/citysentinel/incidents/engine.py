@@ -74,7 +74,8 @@ class IncidentEngine:
         self._near = ProximityIndex()
         self._by_key: dict[str, str] = {}
         self._cooling: dict[str, Incident] = {}
-        self._pending: dict[str, deque[datetime]] = {}
+        # Matches waiting for a count window to fill: (event time, event id) per key.
+        self._pending: dict[str, deque[tuple[datetime, str]]] = {}
         self._silences: list[Silence] = []
 
     # -- state ------------------------------------------------------------
@@ -94,7 +95,7 @@ class IncidentEngine:
             if rule.match.count and rule.opens_on(event) and rule.matches(event, self.tz):
                 key = rule.key(event)
                 if key not in self._by_key:
-                    self._count(rule, key, event.time)
+                    self._count(rule, key, event)
 
     def active(self) -> list[Incident]:
         return list(self._active.values())
@@ -135,27 +136,31 @@ class IncidentEngine:
                 result.links.append((cooled.id, event.id))
                 return
             del self._cooling[key]
-        if rule.match.count and not self._count(rule, key, event.time):
-            return
+        earlier: list[tuple[datetime, str]] = []
+        if rule.match.count:
+            window = self._count(rule, key, event)
+            if window is None:
+                return
+            earlier = window[:-1]
         related = self._related(rule, event)
         if related is not None:
             self._by_key[key] = related.id
             self._add_event(rule, related, event, result, ChangeAction.GROUPED, key)
             return
-        self._open(rule, key, event, result)
+        self._open(rule, key, event, result, earlier)
 
-    def _count(self, rule: RuleConfig, key: str, at: datetime) -> bool:
-        """Record a match; True once the rule's count window is satisfied."""
+    def _count(self, rule: RuleConfig, key: str, event: Event) -> list[tuple[datetime, str]] | None:
+        """Record a match; the window's matches (oldest first) once it holds enough."""
         assert rule.match.count is not None
         window = timedelta(seconds=rule.match.count.window_s)
-        times = self._pending.setdefault(key, deque())
-        times.append(at)
-        while times and at - times[0] > window:
-            times.popleft()
-        if len(times) >= rule.match.count.min:
+        seen = self._pending.setdefault(key, deque())
+        seen.append((event.time, event.id))
+        while seen and event.time - seen[0][0] > window:
+            seen.popleft()
+        if len(seen) >= rule.match.count.min:
             del self._pending[key]
-            return True
-        return False
+            return list(seen)
+        return None
 
     def _related(self, rule: RuleConfig, event: Event) -> Incident | None:
         if rule.group is None:
@@ -177,7 +182,16 @@ class IncidentEngine:
                 best = (distance, inc)
         return best[1] if best else None
 
-    def _open(self, rule: RuleConfig, key: str, event: Event, result: EngineResult) -> None:
+    def _open(
+        self,
+        rule: RuleConfig,
+        key: str,
+        event: Event,
+        result: EngineResult,
+        earlier: list[tuple[datetime, str]] | None = None,
+    ) -> None:
+        """Open an incident; `earlier` are the count window's matches before `event`."""
+        earlier = earlier or []
         tpl = rule.incident
         severity = tpl.severity
         if tpl.use_severity_hint and event.severity_hint is not None:
@@ -197,9 +211,9 @@ class IncidentEngine:
             zone=event.location.zone,
             point=event.location.point,
             address=event.location.address,
-            first_seen=event.time,
+            first_seen=min([event.time, *(t for t, _ in earlier)]),
             last_seen=event.time,
-            event_count=1,
+            event_count=1 + len(earlier),
             last_event_state=event.state.value,
             evidence=list(event.evidence)[-self._max_evidence :],
             created_at=now,
@@ -209,6 +223,8 @@ class IncidentEngine:
         inc = self._escalate_by_count(rule, inc)
         self._track(inc)
         result.changes.append(self._finish(ChangeAction.OPENED, None, inc, event=event))
+        # A count rule's incident holds every event that filled the window, not just the last.
+        result.links.extend((inc.id, event_id) for _, event_id in earlier)
         result.links.append((inc.id, event.id))
 
     def _add_event(
