@@ -138,6 +138,7 @@ def pages(browser: Browser) -> Iterator[Pages]:
 
 def sign_in(page: Page, server: LiveServer, key: str | None = None) -> None:
     page.goto(f"{server.url}/")
+    page.check("#signin-mode-key")
     page.fill("#api-key", key or server.admin_key)
     page.click("form button[type=submit]")
     page.wait_for_selector("#incident-body[data-state=ready]")

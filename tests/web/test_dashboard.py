@@ -32,6 +32,7 @@ def api_get(server: LiveServer, path: str) -> Any:
 def test_a_wrong_key_is_refused_with_a_message(pages: Pages, site_server: LiveServer) -> None:
     page = pages.new()
     page.goto(f"{site_server.url}/")
+    page.check("#signin-mode-key")
     page.fill("#api-key", "not-a-key")
     page.click("form button[type=submit]")
     page.wait_for_selector("#signin-status.error-box")
@@ -172,7 +173,7 @@ def test_a_viewer_sees_everything_but_cannot_act(pages: Pages, site_server: Live
     post_event(site_server, kind="manual.report", source="hotline", labels=["viewer"])
     page = pages.new()
     sign_in(page, site_server, site_server.key("viewer"))
-    assert "viewer key" in page.inner_text("#viewer-note")
+    assert "signed in as a viewer" in page.inner_text("#viewer-note")
     buttons = page.locator("#incident-table button[data-action]")
     assert buttons.count() > 0
     for i in range(buttons.count()):

@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import SITE, LiveServer, make_runtime, make_site, start_live
 from tests.text.test_analyzer import make_classifier
-from tests.web.conftest import Pages, axe_violations, screenshot, sign_in
+from tests.web.conftest import SCREENSHOTS, Pages, axe_violations, screenshot, sign_in
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -97,7 +97,10 @@ def test_messages_filters_paging_live_refresh_and_chinese(
     rows(page, 53)
     assert page.is_hidden("#text-more")
     assert "Covers the 53 messages" in page.inner_text("#text-chart-covers")
-    assert "sentiment and surge analyzers" in page.inner_text("#text-later")
+    # Opinion over time: volume per category in the last 24 h (all 53 messages), surges listed.
+    page.wait_for_selector("#text-opinion[data-state=ready] #opinion-volume")
+    assert "53 messages," in page.inner_text("#opinion-volume figcaption")
+    assert "No message surges" in page.inner_text("#opinion-surges")
 
     page.select_option("#tf-feed", "tips")
     rows(page, 3)
@@ -127,7 +130,8 @@ def test_messages_filters_paging_live_refresh_and_chinese(
     rows(page, 1)  # the filters survive the language switch
     assert page.input_value("#tf-lang") == "zh"
     assert "中文" in page.inner_text("#text-table")
-    assert "情绪和突增" in page.inner_text("#text-later")
+    page.wait_for_selector("#text-opinion[data-state=ready]")
+    assert page.inner_text("#h-opinion") == "舆情随时间变化"
     assert "1 条消息" in page.inner_text("#text-chart-covers")
     screenshot(page, "text-page-zh")
     assert axe_violations(page) == []
@@ -157,3 +161,66 @@ def test_an_api_error_shows_a_message_with_retry(pages: Pages, text_server: Live
     page.click("#text-problem button >> text=Retry")
     page.wait_for_selector("#text-messages[data-state=ready]")
     assert page.inner_text("#text-problem") == ""
+
+
+def test_opinion_charts_mark_surges_and_follow_their_controls(
+    pages: Pages, text_server: LiveServer
+) -> None:
+    now = datetime.now(UTC)
+    post(text_server, "tips", [
+        {"text": f"Terrible flooding again, awful, everything ruined {i}",
+         "time": (now - timedelta(minutes=20 + i)).isoformat()}
+        for i in range(4)
+    ])  # fmt: skip
+    surge = {
+        "kind": "text.surge",
+        "source": "text-surges",
+        "time": (now - timedelta(minutes=15)).isoformat(),
+        "payload": {"category": "flood", "area": "Riverside", "observed": 9, "expected": 1.5,
+                    "score": 6.2, "window_s": 3600},
+    }  # fmt: skip
+    with text_server.client() as c:
+        assert c.post("/api/v1/events", json=surge).status_code == 202, "surge event refused"
+    text_server.drain()
+    page = pages.new(height=1200)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    sign_in(page, text_server)
+    page.goto(f"{text_server.url}/ui/#/text")
+    page.wait_for_selector("#text-opinion[data-state=ready] #opinion-volume")
+    surges = page.inner_text("#opinion-surges")
+    assert "flood" in surges and "Riverside" in surges and "9" in surges
+    assert "surge (text.surge)" in page.inner_text("#opinion-volume")  # marked on the chart
+    assert page.locator("#opinion-volume canvas").count() >= 1
+    sentiment = page.locator("#opinion-sentiment")
+    if sentiment.count():
+        assert "polarity" in page.inner_text("#opinion-sentiment").lower()
+    page.select_option("#op-window", "15m")
+    page.select_option("#op-by", "area")
+    page.wait_for_function(
+        "() => document.querySelector('#opinion-volume') !== null"
+        " && document.querySelector('#op-by').value === 'area'"
+    )
+    page.reload()
+    page.wait_for_selector("#text-opinion[data-state=ready]")
+    assert page.input_value("#op-window") == "15m"  # kept for the tab
+    page.select_option("#op-window", "1h")
+    page.select_option("#op-by", "category")
+    page.wait_for_selector("#text-opinion[data-state=ready] #opinion-volume")
+    time.sleep(0.3)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)  # just the panel: the page is long
+    page.locator("#text-opinion").screenshot(path=str(SCREENSHOTS / "text-opinion.png"))
+    assert axe_violations(page) == []
+    assert errors == []
+
+
+def test_opinion_without_the_api_says_so(pages: Pages, text_server: LiveServer) -> None:
+    page = pages.new()
+    sign_in(page, text_server)
+    page.route(
+        "**/api/v1/text/opinion*",
+        lambda route: route.fulfill(status=404, json={"detail": "Not Found"}),
+    )
+    page.goto(f"{text_server.url}/ui/#/text")
+    page.wait_for_selector("#text-opinion[data-state=empty]")
+    assert "not available" in page.inner_text("#text-opinion")

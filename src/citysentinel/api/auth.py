@@ -9,20 +9,22 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 
 from citysentinel.api.deps import Context
+from citysentinel.events.model import utcnow
 from citysentinel.storage.admin import Role, hash_key
 
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: the key's name and role."""
+    """Who is calling: the key's name and role (for a sign-in session, the user's)."""
 
     key_id: str
     name: str
     role: Role
+    session: bool = False
 
     @property
     def actor(self) -> str:
-        return f"key:{self.name}"
+        return f"user:{self.name}" if self.session else f"key:{self.name}"
 
 
 def _presented_key(request: Request) -> str | None:
@@ -59,7 +61,13 @@ async def authenticate(request: Request, ctx: Context) -> Principal:
             "API key is unknown or revoked",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    principal = Principal(info.id, info.name, info.role)
+    if info.expired(utcnow()):
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            f"session expired at {info.expires_at:%Y-%m-%d %H:%M:%S} UTC; sign in again",
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )
+    principal = Principal(info.id, info.name, info.role, session=info.user_id is not None)
     request.state.principal = principal
     return principal
 

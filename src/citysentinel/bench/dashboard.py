@@ -3,7 +3,8 @@
 A live server runs in this process; Debian's Chromium (driven by Playwright) opens
 the dashboard signed in. Latency is measured from just before an event is posted
 to the API until its incident row is added to the browser's DOM, as stamped by a
-MutationObserver in the page (both clocks are this machine's wall clock).
+MutationObserver in the page (both clocks are this machine's wall clock). Password
+sign-in is timed as round trips of POST /api/v1/auth/login (scrypt dominates).
 """
 
 from __future__ import annotations
@@ -17,10 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy import Engine
 
 from citysentinel.app import build
 from citysentinel.bench.pipeline import _percentile, _Server
 from citysentinel.config import Settings, SiteConfig
+from citysentinel.storage.admin import Role
+from citysentinel.storage.users import UserStore
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +74,23 @@ def _event(source: str) -> dict[str, Any]:
     return {"id": uuid.uuid4().hex, "kind": "manual.report", "source": source, "labels": ["x"]}
 
 
+def _time_logins(engine: Engine, base: str, n: int) -> list[float]:
+    """Round trips of POST /api/v1/auth/login with the right password (scrypt dominates)."""
+    users = UserStore(engine)
+    password = uuid.uuid4().hex
+    users.create_user("bench", password, Role.OPERATOR)
+    times = []
+    with httpx.Client(base_url=base) as anonymous:
+        for _ in range(n):
+            started = time.perf_counter()
+            r = anonymous.post(
+                "/api/v1/auth/login", json={"username": "bench", "password": password}
+            )
+            r.raise_for_status()
+            times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
 def run_dashboard_bench(events: int = 50, progress: bool = True, loads: int = 5) -> dict[str, Any]:
     """Measure and return first render and SSE latency figures; nothing here asserts a timing.
 
@@ -93,6 +114,8 @@ def run_dashboard_bench(events: int = 50, progress: bool = True, loads: int = 5)
             for i in range(50):  # a list worth rendering
                 client.post("/api/v1/events", json=_event(f"seed-{i}")).raise_for_status()
             server.wait_processed()
+            logins = _time_logins(runtime.admin.engine, base, loads)
+            _say(progress, f"bench: password sign-in median {statistics.median(logins):.0f} ms")
             browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
             try:
                 renders = []
@@ -130,6 +153,7 @@ def run_dashboard_bench(events: int = 50, progress: bool = True, loads: int = 5)
         "first_render_ms": round(statistics.median(renders), 1),
         "sse_latency_ms_p50": round(statistics.median(latencies), 1),
         "sse_latency_ms_p99": round(_percentile(latencies, 99), 1),
+        "login_ms_median": round(statistics.median(logins), 1),
         "events": events,
         "page_loads": loads,
         "browser": "Debian Chromium, headless",

@@ -42,6 +42,12 @@ class ApiKeyInfo:
     created_by: str
     revoked_at: datetime | None
     last_used_at: datetime | None
+    # Set for sign-in sessions (storage/users.py): the user and when the session ends.
+    user_id: str | None = None
+    expires_at: datetime | None = None
+
+    def expired(self, now: datetime) -> bool:
+        return self.expires_at is not None and self.expires_at <= now
 
 
 @dataclass(frozen=True)
@@ -95,7 +101,8 @@ class AdminStore:
         return self._info({**row, "revoked_at": None, "last_used_at": None}), plain
 
     def authenticate(self, plain: str) -> ApiKeyInfo | None:
-        """The key's info if it exists and is not revoked."""
+        """The key's info if it exists and is not revoked (an expired session included:
+        the caller checks `expired()` so it can say so)."""
         q = select(api_keys).where(
             api_keys.c.hash == hash_key(plain), api_keys.c.revoked_at.is_(None)
         )
@@ -109,9 +116,13 @@ class AdminStore:
                 update(api_keys).where(api_keys.c.id == key_id).values(last_used_at=utcnow())
             )
 
-    def list_keys(self) -> list[ApiKeyInfo]:
+    def list_keys(self, *, sessions: bool = False) -> list[ApiKeyInfo]:
+        """API keys, oldest first; sign-in sessions only when `sessions`."""
+        q = select(api_keys).order_by(api_keys.c.created_at)
+        if not sessions:
+            q = q.where(api_keys.c.user_id.is_(None))
         with self.engine.connect() as conn:
-            rows = conn.execute(select(api_keys).order_by(api_keys.c.created_at)).all()
+            rows = conn.execute(q).all()
         return [self._info(dict(r._mapping)) for r in rows]
 
     def revoke_key(self, key_id: str) -> bool:
@@ -137,6 +148,8 @@ class AdminStore:
             created_by=row["created_by"],
             revoked_at=row["revoked_at"],
             last_used_at=row["last_used_at"],
+            user_id=row.get("user_id"),
+            expires_at=row.get("expires_at"),
         )
 
     # -- audit ------------------------------------------------------------

@@ -79,6 +79,12 @@ export const api = {
   postText: async (path, body) => (await request(path, { method: "POST", body: body ?? {}, raw: true })).text(),
   /** Check a key without touching the stored one: resolves to {name, role, actor}. */
   session: (key) => request("/ui/session", { key }),
+  /** Username and password for a session token: {token, expires_at, username, role}.
+   * Sent with no key (""), so a 401 here means wrong credentials, not an ended session. */
+  login: (username, password) =>
+    request("/api/v1/auth/login", { method: "POST", body: { username, password }, key: "" }),
+  /** End a sign-in session on the server; the key is passed so a 401 does not loop. */
+  logout: (key) => request("/api/v1/auth/logout", { method: "POST", body: {}, key }),
 };
 
 /** Fetch an authenticated file and hand it to the browser as a download. */

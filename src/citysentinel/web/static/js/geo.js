@@ -86,3 +86,110 @@ export function noTilesNote() {
   p.textContent = t("map.noTiles");
   return p;
 }
+
+// Sensor status colours (text labels always accompany them; never colour alone).
+export const STATUS_COLORS = {
+  free: "#1d6b34",
+  slow: "#c98a00",
+  congested: "#b3261e",
+  unknown: "#4a5866",
+};
+
+const MAJOR = new Set(["motorway", "trunk", "primary", "motorway_link", "trunk_link", "primary_link"]);
+const MIDDLE = new Set(["secondary", "tertiary", "secondary_link", "tertiary_link"]);
+
+/** How a road segment looks: width by class, colour by its current speed against free flow. */
+export function roadStyle(p) {
+  const weight = MAJOR.has(p.highway) ? 4.5 : MIDDLE.has(p.highway) ? 3.5 : 2.5;
+  if (p.closed) return { color: "#8a1111", weight: weight + 1, opacity: 0.95, dashArray: "6 5" };
+  const ratio = p.free_flow_speed_kph ? p.speed_kph / p.free_flow_speed_kph : 1;
+  const color = ratio < 0.5 ? STATUS_COLORS.congested : ratio < 0.8 ? "#b36b00" : "#6b7f94";
+  return { color, weight, opacity: ratio < 0.8 ? 0.95 : 0.75 };
+}
+
+function speedText(p) {
+  const speed = p.speed_kph ?? p.speed;
+  return typeof speed === "number" ? `${Math.round(speed)} km/h` : "";
+}
+
+/** The road network (GeoJSON LineStrings) on one canvas, so thousands of segments stay fast. */
+export function roadsLayer(collection) {
+  const L = window.L;
+  const renderer = L.canvas({ padding: 0.3 });
+  return L.geoJSON(collection, {
+    renderer,
+    style: (f) => roadStyle(f.properties || {}),
+    onEachFeature: (f, layer) => {
+      const p = f.properties || {};
+      const parts = [p.name || t("roads.unnamed"), term("highway", p.highway), speedText(p)];
+      if (p.closed) parts.push(t("roads.closed"));
+      layer.bindTooltip(parts.filter(Boolean).join(" · "), { sticky: true });
+    },
+  });
+}
+
+/** Counts for the features table and legend: segments, named streets, closed, slow. */
+export function roadSummary(collection) {
+  const features = collection?.features || [];
+  const names = new Set();
+  let closed = 0;
+  let slow = 0;
+  for (const f of features) {
+    const p = f.properties || {};
+    if (p.name) names.add(p.name);
+    if (p.closed) closed += 1;
+    else if (p.free_flow_speed_kph && p.speed_kph / p.free_flow_speed_kph < 0.8) slow += 1;
+  }
+  return { segments: features.length, streets: names.size, closed, slow };
+}
+
+/** GET /api/v1/roads: {roads} or {missing: reason} when the site has no network (404/503). */
+export async function loadRoads(api) {
+  try {
+    const roads = await api.get("/api/v1/roads");
+    return { roads };
+  } catch (err) {
+    if (err.status === 404 || err.status === 503) return { missing: err.detail || String(err.status) };
+    throw err;
+  }
+}
+
+/** A sensor marker coloured by status; a stale sensor is drawn hollow. */
+export function sensorMarker(sensor, { onSelect } = {}) {
+  const L = window.L;
+  const color = STATUS_COLORS[sensor.status] || STATUS_COLORS.unknown;
+  const marker = L.circleMarker([sensor.location.lat, sensor.location.lon], {
+    radius: 9, color: sensor.stale ? color : "#ffffff", weight: sensor.stale ? 3 : 2,
+    fillColor: sensor.stale ? "#ffffff" : color, fillOpacity: 0.95,
+  });
+  const value = sensor.latest && sensor.latest.value !== null ? `${round1(sensor.latest.value)} ${sensor.unit}` : t("traffic.noReading");
+  const label = `${sensor.id}${sensor.road ? ` (${sensor.road})` : ""}: ${value}, ${term("sensorStatus", sensor.status)}${sensor.stale ? `, ${t("traffic.stale")}` : ""}`;
+  marker.bindTooltip(label);
+  if (onSelect) marker.on("click", () => onSelect(sensor.id));
+  return marker;
+}
+
+export function round1(v) {
+  return Math.round(v * 10) / 10;
+}
+
+/**
+ * Fit to the site's own features, taking in the road network too when it is local (under
+ * 15 km across): a few sensors on one street would otherwise fill the view edge to edge.
+ */
+export function fitSite(map, own, roads, center) {
+  const L = window.L;
+  const ownGroup = L.featureGroup(own);
+  const roadBounds = roads.length ? L.featureGroup(roads).getBounds() : null;
+  const local = roadBounds?.isValid()
+    && roadBounds.getSouthWest().distanceTo(roadBounds.getNorthEast()) < 15_000;
+  if (local || (!own.length && roadBounds?.isValid())) {
+    const bounds = ownGroup.getBounds();
+    const all = bounds.isValid() ? bounds.extend(roadBounds) : roadBounds;
+    map.fitBounds(all.pad(0.1), { maxZoom: 17 });
+  } else {
+    fit(map, ownGroup, center);
+  }
+  // Incidents go on top of sensors that share their spot.
+  for (const layer of own) if (layer.options?.radius > 10 && layer.bringToFront) layer.bringToFront();
+}

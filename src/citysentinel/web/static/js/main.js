@@ -54,8 +54,11 @@ async function loadSession() {
   return true;
 }
 
-export function signOut(message) {
+export function signOut(message, { endSession = false } = {}) {
   stopLive();
+  // A password sign-in is a server-side session: end it there too (best effort).
+  const key = getKey();
+  if (endSession && key && ctx.session?.actor?.startsWith("user:")) api.logout(key).catch(() => {});
   setKey(null);
   clearIncidents();
   ctx.session = null;
@@ -164,7 +167,7 @@ async function boot() {
   onLiveState(liveBanner);
   liveBanner("connecting", "idle");
   document.getElementById("lang-select").addEventListener("change", (e) => setLang(e.target.value));
-  document.getElementById("sign-out").addEventListener("click", () => signOut(t("signin.signedOut")));
+  document.getElementById("sign-out").addEventListener("click", () => signOut(t("signin.signedOut"), { endSession: true }));
   onLangChange(() => {
     liveBanner(document.getElementById("live-state").dataset.state, null);
     route();

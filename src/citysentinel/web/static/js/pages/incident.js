@@ -100,7 +100,13 @@ export function mount(root, params, ctx) {
       return fig;
     }
     if (ev.type === "text" && ev.text) return el("div", {}, el("blockquote", { class: "excerpt" }, ev.text), caption);
-    if (ev.type === "series" && ev.series) return el("div", {}, seriesChart(ev.series, { title: ev.caption }));
+    if (ev.type === "series" && ev.series) {
+      // The sensor's live readings and forecast are one click away on the Traffic page.
+      const open = () => sessionStorage.setItem("citysentinel.trafficSensor", ev.series.sensor);
+      return el("div", {}, seriesChart(ev.series, { title: ev.caption }),
+        el("p", { class: "small" }, el("a", { href: "#/traffic", class: "sensor-link", onclick: open },
+          t("detail.openSensor", { sensor: ev.series.sensor }))));
+    }
     if (ev.url) return el("p", {}, el("a", { href: ev.url, rel: "noopener noreferrer", target: "_blank" }, ev.caption || t("detail.link")));
     return el("p", { class: "muted" }, ev.type);
   }

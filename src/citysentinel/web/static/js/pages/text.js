@@ -4,6 +4,7 @@ import { api } from "../api.js";
 import { vendorMissing } from "../chart.js";
 import { t } from "../i18n.js";
 import { onIncidentChange } from "../live.js";
+import { opinionPanel } from "../opinion.js";
 import { el, emptyState, errorBox, formatTime, pageHead, siteTimeZone, timeEl } from "../ui.js";
 
 const FILTER_KEY = "citysentinel.textFilters";
@@ -12,6 +13,7 @@ const WINDOWS = { "1h": 3600, "6h": 6 * 3600, "24h": 86400, "7d": 7 * 86400 };
 const LANGS = ["en", "zh", "other", "und"];
 const PAGE = 50;
 const REFRESH_MS = 10_000;
+const OPINION_MS = 60_000; // aggregated server-side from every stored report: not too often
 // Line colours with at least 3:1 contrast on white.
 const COLOURS = ["#0b5cad", "#b3261e", "#1b7a3a", "#8a4b00", "#6a3d9a", "#00727a", "#a0306e", "#4d5b69"];
 
@@ -85,8 +87,8 @@ export function mount(root, _params, ctx) {
   const chartBox = el("div", { id: "text-chart" });
   const charts = el("section", { class: "panel", "aria-labelledby": "h-text-charts", id: "text-charts" },
     el("h2", { id: "h-text-charts" }, t("text.charts")),
-    chartBox,
-    el("p", { class: "note-later", id: "text-later" }, t("text.sentimentLater")));
+    chartBox);
+  const opinion = opinionPanel();
   const problem = el("div", { id: "text-problem" });
   const listBox = el("div", { id: "text-list" }, el("p", { class: "loading" }, t("app.loading")));
   const more = el("button", { type: "button", class: "btn btn-secondary", id: "text-more", hidden: true,
@@ -104,6 +106,7 @@ export function mount(root, _params, ctx) {
           el("td", {}, f.id), el("td", {}, f.type), el("td", {}, f.lang || ""), el("td", {}, f.area || ""))))))
         : el("p", { class: "muted" }, t("text.noFeeds"))),
     form,
+    opinion.section,
     charts,
     messages,
   );
@@ -227,7 +230,9 @@ export function mount(root, _params, ctx) {
   }
 
   reload();
+  opinion.refresh();
   const timer = setInterval(refresh, REFRESH_MS);
+  const opinionTimer = setInterval(opinion.refresh, OPINION_MS);
   let soon = null;
   const stopLive = onIncidentChange(() => {
     clearTimeout(soon);
@@ -236,6 +241,8 @@ export function mount(root, _params, ctx) {
   return () => {
     alive = false;
     clearInterval(timer);
+    clearInterval(opinionTimer);
+    opinion.stop();
     clearTimeout(soon);
     clearTimeout(labelTimer);
     stopLive();
