@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from citysentinel.events import Event, EventKind, Evidence, EvidenceType, Location, Point
 from citysentinel.events.model import utcnow
-from citysentinel.events.payloads import TextReportPayload
+from citysentinel.events.payloads import Extracted, TextReportPayload
 from citysentinel.text.clean import (
     FLAG_BINARY,
     FLAG_EMPTY,
@@ -22,7 +22,9 @@ from citysentinel.text.clean import (
     clean_text,
     detect_lang,
 )
+from citysentinel.text.extract import extract
 from citysentinel.text.pii import mask_pii
+from citysentinel.text.sentiment import EnglishLexicon, Opinion, OpinionScorer, split_models
 
 if TYPE_CHECKING:
     from citysentinel.text.classify import TextClassifier
@@ -46,6 +48,7 @@ class MessagePlace:
     name: str | None = None
     lat: float | None = None
     lon: float | None = None
+    area: str | None = None  # district/township the message belongs to, for grouping
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,11 @@ class TextAnalyzer:
     """Clean, mask, tag the language of and classify messages of one feed into events.
 
     Classifiers are loaded outside (see `load_models`) and shared; the analyzer
-    keeps no state except the counts of skipped messages (`skipped`).
+    keeps no state except the counts of skipped messages (`skipped`). Polarity
+    and emotion models among `models` (recognised by their labels, see
+    `text.sentiment`) score opinion instead of classifying; `english` scores
+    English polarity; places, times and casualties are extracted when `extract`.
+    `area` (the feed's) is the payload's area unless the message names one.
 
     Example:
         >>> analyzer = TextAnalyzer("hotline")
@@ -101,6 +108,9 @@ class TextAnalyzer:
     channel: str | None = None
     lang: str = "auto"
     max_chars: int = MAX_CHARS
+    area: str | None = None
+    english: EnglishLexicon | None = None
+    extract: bool = True
     skipped: Counter[str] = field(default_factory=Counter)
 
     def process(self, message: TextMessage) -> list[Event]:
@@ -115,7 +125,12 @@ class TextAnalyzer:
         """
         prepared = [self._prepare(m) for m in messages]
         kept = [i for i, p in enumerate(prepared) if p.skip is None]
-        predictions = self._classify([prepared[i].text for i in kept])
+        texts = [prepared[i].text for i in kept]
+        models = self.models  # one snapshot per batch: a swap mid-batch applies to the next
+        predictions = self._classify(texts, models)
+        opinions = self._opinions(texts, [prepared[i].lang for i in kept], models)
+        for pred, opinion in zip(predictions, opinions, strict=True):
+            pred.opinion = opinion
         out: list[Analyzed] = []
         by_index = dict(zip(kept, predictions, strict=True))
         for i, (message, prep) in enumerate(zip(messages, prepared, strict=True)):
@@ -141,11 +156,21 @@ class TextAnalyzer:
         lang = self.lang if self.lang != "auto" else detect_lang(masked.text)
         return _Prepared(masked.text, flags, lang)
 
-    def _classify(self, texts: list[str]) -> list[_Prediction]:
+    def swap_models(self, models: Mapping[str, TextClassifier]) -> None:
+        """Use `models` from the next batch on; batches already running finish with the old ones.
+
+        Rebinding one attribute is atomic, and `analyze` reads it once per batch.
+        """
+        self.models = dict(models)
+
+    def _classify(
+        self, texts: list[str], models: Mapping[str, TextClassifier]
+    ) -> list[_Prediction]:
         preds = [_Prediction() for _ in texts]
         if not texts:
             return preds
-        for name, model in self.models.items():
+        classifiers, _, _ = split_models(models)
+        for name, model in classifiers.items():
             try:
                 proba = model.scores(texts)
                 labels = model.predict(texts) if model.multi_label else None
@@ -162,6 +187,19 @@ class TextAnalyzer:
                 pred.add(scores, top, labels[row] if labels is not None else (top,))
         return preds
 
+    def _opinions(
+        self, texts: list[str], langs: list[str], models: Mapping[str, TextClassifier]
+    ) -> list[Opinion | None]:
+        # Split per batch, so models swapped into `self.models` are picked up at once.
+        _, polarity, emotion = split_models(models)
+        if not texts or (polarity is None and emotion is None and self.english is None):
+            return [None] * len(texts)
+        try:
+            return list(OpinionScorer(polarity, emotion, self.english).analyze(texts, langs))
+        except Exception:
+            log.exception("text feed %s: opinion scoring failed on a batch", self.feed_id)
+            return [None] * len(texts)
+
     def _event(self, message: TextMessage, prep: _Prepared, pred: _Prediction) -> Event:
         flags = prep.flags + tuple(f"model_failed:{n}" for n in pred.failed)
         place = message.place
@@ -173,6 +211,10 @@ class TextAnalyzer:
                 point = Point(coordinates=(place.lon, place.lat))
             location = Location(address=name, point=point)
         labels = list(dict.fromkeys(([pred.category] if pred.category else []) + pred.labels))
+        opinion = pred.opinion or Opinion()
+        # Extraction reads the masked text only (prep.text), never the raw message.
+        extracted = extract(prep.text, prep.lang).payload() if self.extract else Extracted()
+        area = place.area if place is not None and place.area else self.area
         return Event(
             id=event_id(self.feed_id, message),
             kind=EventKind.TEXT_REPORT,
@@ -192,6 +234,11 @@ class TextAnalyzer:
                 lang=prep.lang,
                 category=pred.category[:100] if pred.category else None,
                 scores=pred.scores,
+                sentiment=opinion.polarity,
+                emotion=opinion.emotion,
+                emotion_score=opinion.emotion_score,
+                extracted=extracted,
+                area=mask_pii(area).text[:200] if area else None,
                 truncated=FLAG_TRUNCATED in prep.flags,
                 channel=self.channel,
             ),
@@ -205,6 +252,7 @@ class _Prediction:
     category: str | None = None
     confidence: float = 1.0
     failed: list[str] = field(default_factory=list)
+    opinion: Opinion | None = None
 
     def add(self, scores: dict[str, float], top: str, labels: Sequence[str]) -> None:
         # Label names should differ across models; on a clash the higher score is kept.
@@ -254,6 +302,8 @@ def load_models(
 ) -> dict[str, TextClassifier]:
     """Load model directories once (shared through `cache`); a bad one raises `TextModelError`.
 
+    `builtin:<name>` names a shipped default model (`citysentinel.text.defaults`).
+
     Example:
         >>> load_models([])
         {}
@@ -264,8 +314,13 @@ def load_models(
     """
     cache = {} if cache is None else cache
     out: dict[str, TextClassifier] = {}
+    from citysentinel.text.defaults import UnknownBuiltinModel, resolve_model
+
     for d in dirs:
-        path = Path(d).expanduser().resolve()
+        try:
+            path = resolve_model(d).resolve()
+        except UnknownBuiltinModel as exc:
+            raise TextModelError(str(exc)) from exc
         if not path.is_dir():
             raise TextModelError(f"text model {d}: not a directory")
         if path not in cache:

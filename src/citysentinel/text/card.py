@@ -27,10 +27,9 @@ def render_markdown(card: dict[str, Any]) -> str:
         f"- multi-label: {card.get('multi_label', False)}; labels: {len(card.get('labels', []))}",
         f"- training data: {', '.join(card.get('data', [])) or 'n/a'}",
         f"- split: `{card.get('split', {})}`",
-        f"- C grid (validation macro-F1): `{card.get('c_grid_val_macro_f1', {})}`; "
-        f"best C = {card.get('best_c')}",
+        *_selection(card),
         "",
-        "## Validation (held-out groups; used to pick C, so slightly optimistic)",
+        "## Validation (held-out groups; used to pick C / the epoch, so slightly optimistic)",
         "",
         f"n = {val.get('n')}, accuracy = {val.get('accuracy')}, macro-F1 = {val.get('macro_f1')}, "
         f"micro-F1 = {val.get('micro_f1')}",
@@ -53,3 +52,22 @@ def render_markdown(card: dict[str, Any]) -> str:
             lines.append(f"| {name} | " + " | ".join(str(v) for v in row) + " |")
     lines += ["", CITATION, ""]
     return "\n".join(lines)
+
+
+def _selection(card: dict[str, Any]) -> list[str]:
+    """How the model was chosen: the C grid (linear heads) or the epochs (fine-tuning)."""
+    training = card.get("training")
+    if training is None:
+        grid = card.get("c_grid_val_macro_f1", {})
+        return [f"- C grid (validation macro-F1): `{grid}`; best C = {card.get('best_c')}"]
+    epochs = ", ".join(
+        f"{h['epoch']}: loss {h['train_loss']}, F1 {h['val_macro_f1']}" for h in training["history"]
+    )
+    int8 = card.get("validation_int8", {})
+    return [
+        f"- fine-tuning: lr {training['lr']}, batch {training['batch_size']}, "
+        f"warmup {training['warmup_fraction']}, {training['seconds']} s",
+        f"- epochs (train loss, validation macro-F1): {epochs}",
+        f"- int8 ONNX on validation: macro-F1 {int8.get('macro_f1')}, accuracy "
+        f"{int8.get('accuracy')}, agreement with torch {card.get('validation_int8_agreement')}",
+    ]

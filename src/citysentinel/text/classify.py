@@ -18,6 +18,7 @@ from sklearn.multiclass import OneVsRestClassifier  # type: ignore[import-untype
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from citysentinel.text.encoders import EncoderConfig, TextEncoder, TfidfEncoderConfig, build_encoder
+from citysentinel.text.encoders.cache import embedding_cache
 from citysentinel.text.metrics import score
 from citysentinel.text.split import group_split
 
@@ -35,6 +36,7 @@ class TrainConfig:
     val_fraction: float = 0.2
     seed: int = 0
     threads: int = 1  # BLAS threads; the machine is shared, more rarely helps linear models
+    max_terms: int | None = None  # keep the top-k TF-IDF terms by chi2 (small portable models)
 
 
 class TextClassifier:
@@ -78,18 +80,29 @@ class TextClassifier:
         return [(self.labels[int(j)],) for j in proba.argmax(axis=1)]
 
     def save(self, out: Path) -> None:
-        """Write model.joblib, labels.json, card.json and card.md to `out`."""
+        """Write the model, labels.json, card.json and card.md to `out`.
+
+        TF-IDF + logistic regression is written in the portable format
+        (model.json + model.npz, see `citysentinel.text.portable`); other
+        encoders as model.joblib.
+        """
+        from citysentinel.text import portable
+
         out.mkdir(parents=True, exist_ok=True)
-        joblib.dump(
-            {
-                "encoder": self.encoder,
-                "model": self.model,
-                "labels": self.labels,
-                "multi_label": self.multi_label,
-                "sklearn": sklearn.__version__,
-            },
-            out / MODEL_FILE,
-        )
+        if portable.is_portable(self.encoder, self.model):
+            portable.save(out, self.encoder, self.model, self.labels, multi_label=self.multi_label)
+            (out / MODEL_FILE).unlink(missing_ok=True)  # a stale pickle would be ambiguous
+        else:
+            joblib.dump(
+                {
+                    "encoder": self.encoder,
+                    "model": self.model,
+                    "labels": self.labels,
+                    "multi_label": self.multi_label,
+                    "sklearn": sklearn.__version__,
+                },
+                out / MODEL_FILE,
+            )
         (out / "labels.json").write_text(json.dumps(self.labels, ensure_ascii=False, indent=2))
         (out / "card.json").write_text(json.dumps(self.card, ensure_ascii=False, indent=2))
         from citysentinel.text.card import render_markdown
@@ -98,13 +111,27 @@ class TextClassifier:
 
     @classmethod
     def load(cls, path: Path) -> TextClassifier:
-        """Load a model directory written by `save` (joblib: load only models you trust)."""
+        """Load a model directory written by `save` (joblib: load only models you trust).
+
+        The portable model.json + model.npz is preferred; older directories with
+        only model.joblib still load. Fine-tuned ONNX directories (`train text
+        --finetune`) load through `citysentinel.text.onnx_model`.
+        """
+        from citysentinel.text import portable
+        from citysentinel.text.onnx_model import is_onnx_model, load_onnx_classifier
+
+        if is_onnx_model(path):
+            return load_onnx_classifier(path)
+
+        card_file = path / "card.json"
+        card = json.loads(card_file.read_text(encoding="utf-8")) if card_file.is_file() else {}
+        if (path / portable.JSON_FILE).is_file():
+            got = portable.load(path)
+            return cls(got.encoder, got.model, got.labels, multi_label=got.multi_label, card=card)
         file = path / MODEL_FILE
         if not file.is_file():
             raise FileNotFoundError(f"{path}: no {MODEL_FILE}; train one with `train text`")
         data = joblib.load(file)
-        card_file = path / "card.json"
-        card = json.loads(card_file.read_text()) if card_file.is_file() else {}
         return cls(
             data["encoder"],
             data["model"],
@@ -134,13 +161,14 @@ def train_classifier(
     if len(names) < 2 and not config.multi_label:
         raise ValueError(f"need at least two labels to train, got {names}")
     primary = [ls[0] if ls else "" for ls in labels]
-    with threadpool_limits(config.threads):
+    # Frozen encoders: the refit on all rows reuses the split's embeddings.
+    with threadpool_limits(config.threads), embedding_cache(None):
         train, val = group_split(
             primary, groups, val_fraction=config.val_fraction, seed=config.seed
         )
-        enc = build_encoder(config.encoder).fit([texts[i] for i in train])
-        x_train, x_val = enc.encode([texts[i] for i in train]), enc.encode([texts[i] for i in val])
         y = _targets(labels, names, config.multi_label)
+        enc = _fit_encoder(config, [texts[i] for i in train], y[train])
+        x_train, x_val = enc.encode([texts[i] for i in train]), enc.encode([texts[i] for i in val])
         grid: dict[str, float] = {}
         best: tuple[float, float, Any] = (-1.0, 0.0, None)
         for c in config.c_grid:
@@ -157,7 +185,7 @@ def train_classifier(
             config.multi_label,
             confusion=not config.multi_label,
         )
-        final_enc = build_encoder(config.encoder).fit(list(texts))
+        final_enc = _fit_encoder(config, list(texts), y)
         final = _fit(final_enc.encode(list(texts)), y, best[1], config.multi_label)
     card = {
         "classifier": "logistic_regression (liblinear, class_weight=balanced, one-vs-rest)",
@@ -169,9 +197,22 @@ def train_classifier(
         "split": _split_info(groups, train, val),
         "validation": validation,
         "n_train_total": len(texts),
+        "max_terms": config.max_terms,
         "sklearn": sklearn.__version__,
     }
     return TextClassifier(final_enc, final, names, multi_label=config.multi_label, card=card)
+
+
+def _fit_encoder(config: TrainConfig, texts: list[str], y: npt.NDArray[np.int64]) -> TextEncoder:
+    enc = build_encoder(config.encoder).fit(texts)
+    if config.max_terms is None:
+        return enc
+    from citysentinel.text.encoders.tfidf import TfidfEncoder
+    from citysentinel.text.portable import prune_terms
+
+    if not isinstance(enc, TfidfEncoder):
+        raise ValueError("max_terms applies to the tfidf encoder only")
+    return prune_terms(enc, texts, y, config.max_terms)
 
 
 def _targets(

@@ -21,6 +21,7 @@ from citysentinel.text.analyzer import (
     TextModelError,
     load_models,
 )
+from citysentinel.text.sentiment import EnglishLexicon, OpinionUnavailable
 from citysentinel.text.tables import TextSourceError, iter_rows
 
 if TYPE_CHECKING:
@@ -108,12 +109,14 @@ def read_messages(path: Path, config: TextFeedConfig, tz: tzinfo) -> Iterator[Te
         text = row.get(cols.text)
         if text is None or isinstance(text, dict | list):
             continue
-        ident, when, place = (_cell(row, c) for c in (cols.id, cols.time, cols.location))
+        ident, when, place, area = (
+            _cell(row, c) for c in (cols.id, cols.time, cols.location, cols.area)
+        )
         yield TextMessage(
             text if isinstance(text, str | bytes) else str(text),
             id=ident,
             time=parse_time(when, tz),
-            place=MessagePlace(place) if place else None,
+            place=MessagePlace(place, area=area) if place or area else None,
         )
 
 
@@ -367,10 +370,22 @@ def build_analyzers(configs: Sequence[TextFeedConfig]) -> dict[str, TextAnalyzer
     """
     cache: dict[Path, TextClassifier] = {}
     out: dict[str, TextAnalyzer] = {}
+    english = _english_lexicon() if configs else None
     for c in configs:
         try:
             models = load_models(c.models, cache)
         except TextModelError as exc:
             raise TextModelError(f"text feed {c.id!r}: {exc}") from exc
-        out[c.id] = TextAnalyzer(c.id, models, channel=c.channel or c.type, lang=c.lang)
+        out[c.id] = TextAnalyzer(
+            c.id, models, channel=c.channel or c.type, lang=c.lang, area=c.area, english=english
+        )
     return out
+
+
+def _english_lexicon() -> EnglishLexicon | None:
+    # One lexicon shared by every feed; without the package English polarity is left out.
+    try:
+        return EnglishLexicon()
+    except OpinionUnavailable as exc:
+        log.warning("%s; English messages get no sentiment", exc)
+        return None

@@ -109,6 +109,11 @@ class TfidfEncoder:
         self._words.fit(texts)
         return self
 
+    @property
+    def parts(self) -> tuple[TfidfVectorizer, TfidfVectorizer]:
+        """The fitted (char, word) vectorizers, e.g. to export vocabulary and IDF portably."""
+        return self._chars, self._words
+
     def encode(self, texts: Sequence[str]) -> sparse.csr_matrix:
         """Rows of [char | word] TF-IDF features, each part L2-normalised."""
         parts = [self._chars.transform(texts), self._words.transform(texts)]
