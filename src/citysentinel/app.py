@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import uvicorn
@@ -15,17 +16,28 @@ from fastapi import FastAPI
 from citysentinel.api.app import create_app
 from citysentinel.api.deps import ApiContext
 from citysentinel.config import CameraConfig, Settings, SiteConfig
-from citysentinel.events import Event
+from citysentinel.events import Event, EventKind
 from citysentinel.metrics import Metrics
-from citysentinel.pipeline import Pipeline
+from citysentinel.pipeline import EVENTS, Pipeline
 from citysentinel.sinks.base import DeadLetter, Sink
 from citysentinel.sinks.mqtt import MqttSink
 from citysentinel.sinks.webhook import WebhookSink
 from citysentinel.sources.video import VideoSource
 from citysentinel.storage import db
 from citysentinel.storage.admin import AdminStore, Role
-from citysentinel.storage.store import Store
+from citysentinel.storage.readings import SqlReadingStore
+from citysentinel.storage.store import EventQuery, Store
 from citysentinel.text.feeds import TextFeed, build_analyzers, build_feeds
+from citysentinel.text.registry import TextModelRegistry, text_model_root
+from citysentinel.text.surge_watch import Stored, SurgeWatcher, monitor_from_config
+from citysentinel.traffic.detect import LiveDetector
+from citysentinel.traffic.dispatch import Dispatcher, Unit
+from citysentinel.traffic.graph import Sensor, SensorGraph
+from citysentinel.traffic.live import TrafficSetupError
+from citysentinel.traffic.roads import RoadNetworkError, load_road_network
+from citysentinel.traffic.routing import ClosurePolicy, LatLon, Router
+from citysentinel.traffic.series import SeriesError
+from citysentinel.traffic.service import TrafficService
 from citysentinel.vision.analyzer import CameraAnalyzer
 from citysentinel.vision.camera import (
     AnalyzerFactory,
@@ -58,6 +70,10 @@ class Runtime:
     cameras: dict[str, CameraWorker] = field(default_factory=dict)
     _emitter: CameraEmitter | None = None
     text_feeds: dict[str, TextFeed] = field(default_factory=dict)
+    surges: SurgeWatcher | None = None
+    traffic: TrafficService | None = None
+    router: Router | None = None  # the road network, loaded once
+    dispatcher: Dispatcher | None = None
 
     async def start(self) -> None:
         await self.pipeline.start()
@@ -65,11 +81,19 @@ class Runtime:
             self._emitter.loop = asyncio.get_running_loop()
         for worker in self.cameras.values():
             worker.start()
+        if self.surges is not None:
+            await self.surges.start()
         for feed in self.text_feeds.values():
             feed.start()
+        if self.traffic is not None:
+            await self.traffic.start()
 
     async def stop(self) -> None:
+        if self.traffic is not None:
+            await self.traffic.stop()
         await asyncio.gather(*(feed.stop() for feed in self.text_feeds.values()))
+        if self.surges is not None:
+            await self.surges.stop()
         for worker in self.cameras.values():
             worker.source.stop.set()
         await asyncio.gather(*(asyncio.to_thread(w.stop) for w in self.cameras.values()))
@@ -183,6 +207,97 @@ def _snapshotter_factory(cam: CameraConfig, evidence_dir: Path) -> SnapshotterFa
     return build
 
 
+def build_traffic(site: SiteConfig, store: Store, pipeline: Pipeline) -> TrafficService | None:
+    """The live traffic service of the configured sensors (None without sensors)."""
+    if not site.sensors:
+        return None
+    sensors = [
+        Sensor(
+            s.id,
+            s.kind,
+            s.unit,
+            road=s.road,
+            name=s.name,
+            lat=s.location.lat if s.location else None,
+            lon=s.location.lon if s.location else None,
+            free_flow=s.free_flow,
+        )
+        for s in site.sensors
+    ]
+    config = site.traffic
+    try:
+        graph = SensorGraph.build(
+            sensors,
+            adjacency_file=Path(config.adjacency) if config.adjacency else None,
+            sigma_m=config.kernel_sigma_m,
+            threshold=config.kernel_threshold,
+        )
+    except (SeriesError, OSError) as exc:
+        raise TrafficSetupError(f"traffic.adjacency: {exc}") from exc
+    detector = LiveDetector(graph, tz=site.site.tz) if config.detect else None
+    readings = SqlReadingStore(store.engine)
+    return TrafficService(config, graph, readings, emit=pipeline.ingest, detector=detector)
+
+
+def build_routing(site: SiteConfig) -> tuple[Router | None, Dispatcher | None, str]:
+    """Router and dispatcher on `roads.osm`, or None and why (routes then answer 503)."""
+    roads = site.roads
+    if roads.osm is None:
+        return None, None, "no road network is configured (set roads.osm in the site config)"
+    try:
+        network = load_road_network(roads.osm, simplify=roads.simplify)
+    except RoadNetworkError as exc:
+        # Like a camera whose detector cannot load: the site runs, routing reports why not.
+        log.error("roads: %s", exc)
+        return None, None, f"the road network could not be loaded: {exc}"
+    c = roads.closures
+    policy = ClosurePolicy(c.radius_m, c.mode, c.penalty_factor)
+    router = Router(network, policy, max_snap_m=roads.max_snap_m)
+    for s in site.sensors:
+        if s.kind != "speed" or s.location is None:
+            continue
+        try:
+            mapped = router.map_sensor(s.id, LatLon(s.location.lat, s.location.lon), s.road, s.unit)
+        except ValueError as exc:
+            log.warning("roads: %s; its readings do not change travel times", exc)
+            continue
+        if not mapped:
+            log.warning("roads: sensor %s is over %g m from any road", s.id, roads.max_snap_m)
+    units = [Unit(u.id, u.kind, LatLon(u.location.lat, u.location.lon), u.name) for u in site.units]
+    return router, Dispatcher(router, units), ""
+
+
+def build_surge_watcher(site: SiteConfig, store: Store, pipeline: Pipeline) -> SurgeWatcher | None:
+    """Surge detection on every stored text.report (None without text feeds or when disabled)."""
+    config = site.text_surges
+    if not site.text_feeds or not config.enabled:
+        return None
+    sub = pipeline.event_bus.subscribe(EVENTS, "text-surges")
+
+    async def next_events() -> list[Stored]:
+        first = await sub.get()
+        return [(s.seq, s.event) for s in [first, *sub.get_nowait_batch(999)]]
+
+    def history() -> Iterator[Stored]:
+        since = datetime.now(UTC) - timedelta(days=config.history_days)
+        q = EventQuery(kind=[EventKind.TEXT_REPORT.value], since=since, order="asc", limit=1000)
+        while True:
+            page = store.list_events(q)
+            yield from ((s.seq, s.event) for s in page.items)
+            if page.next_cursor is None:
+                return
+            q = q.model_copy(update={"cursor": page.next_cursor})
+
+    return SurgeWatcher(
+        monitor_from_config(config, site.site.tz),
+        pipeline.ingest,
+        next_events,
+        history,
+        totals=config.totals,
+        tick_s=config.tick_s,
+    )
+
+
 def build(
     site: SiteConfig,
     settings: Settings | None = None,
@@ -221,6 +336,9 @@ def build(
     workers = build_cameras(site, metrics, emitter, evidence_dir) if cameras else {}
     max_age = timedelta(days=site.storage.retention.events_days)
     feeds = build_feeds(site.text_feeds, analyzers, pipeline.ingest, site.site.tz, max_age)
+    surges = build_surge_watcher(site, store, pipeline)
+    traffic = build_traffic(site, store, pipeline)
+    router, dispatcher, roads_error = build_routing(site)
     context = ApiContext(
         site,
         store,
@@ -230,10 +348,28 @@ def build(
         cameras=workers,
         evidence_dir=evidence_dir,
         text_analyzers=analyzers,
+        text_models=TextModelRegistry(text_model_root(settings.data_dir)),
+        traffic=traffic,
+        router=router,
+        dispatcher=dispatcher,
+        roads_error=roads_error or ApiContext.roads_error,
     )
     api = create_app(context)
     return Runtime(
-        site, url, store, admin, metrics, pipeline, api, workers, emitter, text_feeds=feeds
+        site,
+        url,
+        store,
+        admin,
+        metrics,
+        pipeline,
+        api,
+        workers,
+        emitter,
+        text_feeds=feeds,
+        surges=surges,
+        traffic=traffic,
+        router=router,
+        dispatcher=dispatcher,
     )
 
 

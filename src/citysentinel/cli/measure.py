@@ -70,6 +70,70 @@ def bench_video(
     )
 
 
+@bench_app.command("text")
+def bench_text(
+    encoder: Annotated[str, typer.Option(help="Encoder: tfidf, e5, minilm.")] = "tfidf",
+    models: Annotated[
+        list[Path] | None,
+        typer.Option("--models", help="Model directories (repeatable); default: train one."),
+    ] = None,
+    data: Annotated[Path, typer.Option(help="Canonical JSONL of real messages.")] = Path(
+        "var/text/crisislex_t26.jsonl"
+    ),
+    messages: Annotated[int, typer.Option(min=100, help="Messages to time.")] = 2000,
+    batch: Annotated[int, typer.Option(min=1, help="Messages per analyze() call.")] = 64,
+    threads: Annotated[
+        int, typer.Option(min=1, help="Encoder threads of the trained model (e5, minilm).")
+    ] = 1,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
+) -> None:
+    """Messages per second through a text feed: mask, encode, classify, extract, event out."""
+    from citysentinel.bench.text import TextBenchError, run_text_bench
+
+    if not as_json:
+        show_progress("citysentinel.bench")
+    print_result(
+        lambda: run_text_bench(
+            encoder, models, data=data, messages=messages, batch=batch, threads=threads
+        ),
+        (TextBenchError,),
+        as_json,
+    )
+
+
+@bench_app.command("routes")
+def bench_routes(
+    osm: Annotated[
+        Path | None, typer.Option("--osm", help="OpenStreetMap XML file (.osm, .osm.bz2).")
+    ] = None,
+    grid: Annotated[
+        int | None, typer.Option(help="Instead of --osm: a made-up N x N street grid.")
+    ] = None,
+    routes: Annotated[int, typer.Option("--routes", min=1, help="Random routes to time.")] = 1000,
+    api_routes: Annotated[int, typer.Option(min=1, help="Routes asked over HTTP.")] = 1000,
+    clients: Annotated[int, typer.Option(min=1, help="Concurrent HTTP clients.")] = 4,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
+) -> None:
+    """Road network load time, route latency (p50/p99) and routes per second over HTTP."""
+    from citysentinel.bench.routes import run_routes_bench
+    from citysentinel.traffic.roads import RoadNetworkError
+
+    if not as_json:
+        show_progress("citysentinel.bench")
+    print_result(
+        lambda: run_routes_bench(
+            osm,
+            grid=grid,
+            routes=routes,
+            api_routes=api_routes,
+            clients=clients,
+            progress=not as_json,
+        ),
+        (RoadNetworkError,),
+        as_json,
+    )
+
+
 @bench_app.command("dashboard")
 def bench_dashboard(
     events: Annotated[int, typer.Option("--events", help="Events to post and time.")] = 50,
@@ -222,3 +286,117 @@ def eval_traffic(
         (TrafficEvalError, SeriesError, OSError),
         as_json,
     )
+
+
+@eval_app.command("anomalies")
+def eval_anomalies(
+    series: Annotated[
+        list[Path], typer.Option("--series", help="`timestamp,value` CSV (repeatable).")
+    ],
+    windows: Annotated[Path, typer.Option(help="NAB windows JSON (combined_windows.json).")],
+    persist_steps: Annotated[
+        int | None, typer.Option(min=1, help="Override the detector's persist_steps.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
+) -> None:
+    """Windows detected, false alarms, precision/recall/F1 of the traffic detector (NAB windows)."""
+    from citysentinel.eval.anomalies import AnomalyEvalError, evaluate_anomalies
+    from citysentinel.traffic.anomaly import AnomalyConfig, AnomalyError
+
+    if not as_json:
+        show_progress("citysentinel.eval")
+    config = (
+        AnomalyConfig() if persist_steps is None else AnomalyConfig(persist_steps=persist_steps)
+    )
+    print_result(
+        lambda: evaluate_anomalies(series, windows, config),
+        (AnomalyEvalError, AnomalyError),
+        as_json,
+    )
+
+
+@eval_app.command("incidents")
+def eval_incidents(
+    speeds: Annotated[Path, typer.Option(help="Wide CSV: header of sensor ids, 5-minute rows.")],
+    adjacency: Annotated[Path, typer.Option(help="Square weighted adjacency CSV.")],
+    warm_days: Annotated[int, typer.Option(min=1, help="Days the detector learns first.")] = 5,
+    sensors: Annotated[int, typer.Option(min=1, help="Sensors per injection time.")] = 20,
+    factor: Annotated[float, typer.Option(help="Injected speed factor (0.5 halves).")] = 0.5,
+    seed: Annotated[int, typer.Option(help="Seed that picks the sensors.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
+) -> None:
+    """Congestion vs incident on a sensor network: rush hours, local and shared injected drops."""
+    from citysentinel.eval.anomalies import AnomalyEvalError, evaluate_incidents
+    from citysentinel.traffic.anomaly import AnomalyError
+
+    if not as_json:
+        show_progress("citysentinel.eval")
+    print_result(
+        lambda: evaluate_incidents(
+            speeds, adjacency, warm_days=warm_days, sensors=sensors, factor=factor, seed=seed
+        ),
+        (AnomalyEvalError, AnomalyError),
+        as_json,
+    )
+
+
+@eval_app.command("surges")
+def eval_surges(
+    data: Annotated[Path, typer.Option("--data", help="Timed log: CSV, TSV, JSONL or .zip.")],
+    time_col: Annotated[str, typer.Option(help="Column with the time.")] = "time",
+    category_col: Annotated[str, typer.Option(help="Column with the category.")] = "labels",
+    category_sep: Annotated[
+        str | None, typer.Option(help="Keep the category before this ('EMS: FALL' -> 'EMS').")
+    ] = None,
+    area_col: Annotated[
+        str | None, typer.Option(help="Column with the area (also counted per area).")
+    ] = None,
+    tz: Annotated[str, typer.Option(help="Time zone of naive times and of hour-of-week.")] = "UTC",
+    bin_s: Annotated[float, typer.Option(help="Counting bin, seconds.")] = 3600.0,
+    alpha: Annotated[float, typer.Option(help="Tail probability that starts a surge.")] = 1e-3,
+    min_count: Annotated[int, typer.Option(help="Fewest messages in a surge bin.")] = 5,
+    top: Annotated[int, typer.Option(help="Surges listed, by excess messages.")] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
+) -> None:
+    """Replay a timed message/call log through the surge monitor; surges per category, top ones."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from citysentinel.eval.surges import SurgeEvalError, evaluate_surges
+    from citysentinel.text.surge import SurgeMonitor
+    from citysentinel.text.tables import TextSourceError
+
+    if not as_json:
+        show_progress("citysentinel.eval")
+
+    def run() -> object:
+        try:
+            zone = ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise SurgeEvalError(f"unknown time zone {tz!r}") from exc
+        monitor = SurgeMonitor(bin_s=bin_s, alpha=alpha, min_count=min_count, tz=zone)
+        return evaluate_surges(
+            data,
+            time_col=time_col,
+            category_col=category_col,
+            area_col=area_col,
+            category_sep=category_sep,
+            tz=tz,
+            monitor=monitor,
+            top=top,
+        )
+
+    print_result(run, (SurgeEvalError, TextSourceError, OSError), as_json)
+
+
+@eval_app.command("extraction")
+def eval_extraction(
+    data: Annotated[
+        Path, typer.Option("--data", help="CEC JSONL (`python -m citysentinel.text import cec`).")
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
+) -> None:
+    """Precision/recall/F1 of extracted places, times and people counts vs CEC gold."""
+    from citysentinel.eval.extraction import ExtractionEvalError, evaluate_extraction
+    from citysentinel.text.tables import TextSourceError
+
+    print_result(lambda: evaluate_extraction(data), (ExtractionEvalError, TextSourceError), as_json)

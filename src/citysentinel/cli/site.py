@@ -50,6 +50,7 @@ def run(
     """Run the pipeline and the API for a site until interrupted (Ctrl-C)."""
     from citysentinel.app import NotMigrated, build, serve
     from citysentinel.text.analyzer import TextModelError
+    from citysentinel.traffic.live import TrafficSetupError
 
     site = load_site(config)
     settings = settings_with(database_url)
@@ -58,14 +59,14 @@ def run(
     )
     try:
         runtime = build(site, settings, migrate=migrate)
-    except (NotMigrated, TextModelError) as exc:
+    except (NotMigrated, TextModelError, TrafficSetupError) as exc:
         echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
     key_file = settings.data_dir / "first-admin-key.txt"
     first_key = runtime.ensure_admin_key(key_file)
     h, p = host or site.api.host, port if port is not None else site.api.port
     echo(f"citysentinel {__version__}: site {site.site.name!r}, database {runtime.store.dialect}")
-    echo(f"Dashboard: http://{h}:{p}/  (sign in with an API key)")
+    echo(f"Dashboard: http://{h}:{p}/  (sign in as a user, or choose 'API key')")
     echo(f"API:       http://{h}:{p}/docs  (health: /healthz, metrics: /metrics)")
     if first_key:
         echo(f"API key (admin, shown once, also in {key_file}): {first_key}")

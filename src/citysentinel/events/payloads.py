@@ -94,8 +94,17 @@ class TextReportPayload(EventPayload):
     category: str | None = Field(default=None, max_length=100)
     scores: dict[str, float] = Field(default_factory=dict)
     urgency: Score | None = None
-    sentiment: float | None = Field(default=None, ge=-1, le=1)
+    sentiment: float | None = Field(
+        default=None, ge=-1, le=1, description="Polarity: -1 negative to 1 positive; None: unscored"
+    )
+    emotion: str | None = Field(
+        default=None, max_length=50, description="Strongest CLUE emotion (Chinese messages)."
+    )
+    emotion_score: Score | None = Field(default=None, description="Probability of `emotion`.")
     extracted: Extracted = Field(default_factory=Extracted)
+    area: str | None = Field(
+        default=None, max_length=200, description="Area for opinion and surge grouping."
+    )
     channel: str | None = Field(default=None, max_length=100)
     truncated: bool = False
 

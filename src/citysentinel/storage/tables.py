@@ -176,6 +176,25 @@ api_keys = Table(
     Column("created_by", String(200), nullable=False),
     Column("revoked_at", UTCDateTime),
     Column("last_used_at", UTCDateTime),
+    # A dashboard sign-in session is a key bound to a user that expires (migration 0002).
+    Column("user_id", String(32), ForeignKey("users.id", ondelete="CASCADE")),
+    Column("expires_at", UTCDateTime),
+    Index("ix_api_keys_user_id", "user_id"),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("username", String(100), nullable=False, unique=True),
+    # "scrypt$n$r$p$salt$hash", see storage/users.py for the cost.
+    Column("password_hash", String(255), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("disabled", Boolean, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_login", UTCDateTime),
+    Column("failed_logins", Integer, nullable=False),
+    Column("locked_until", UTCDateTime),
 )
 
 audit_log = Table(
@@ -210,4 +229,17 @@ engine_state = Table(
     metadata,
     Column("name", String(100), primary_key=True),
     Column("value", Text, nullable=False),
+)
+
+# Live traffic readings: one row per sensor and step, keyed by the step's start in Unix
+# seconds (an integer keeps rows small: about 40 bytes on SQLite), last write wins. No row
+# means no reading; a NULL value is a gap the sensor reported. The primary key serves every
+# window read (a range per sensor); retention's hourly delete scans, which is cheap enough.
+traffic_readings = Table(
+    "traffic_readings",
+    metadata,
+    Column("sensor", String(200), primary_key=True),
+    Column("time_s", BigInteger, primary_key=True),
+    Column("value", Float),
+    sqlite_with_rowid=False,  # rows live in the primary-key b-tree, stored once
 )
