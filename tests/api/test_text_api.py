@@ -59,7 +59,8 @@ def test_posted_messages_become_masked_events_and_open_an_incident(live_text: Li
         "messages": [
             {"text": "Big fire and smoke at the market, call 138-1234-5678", "id": "m1",
              "location": {"name": "Main St", "lat": 31.2, "lon": 121.4}},
-            {"text": "the street is flooded", "location": "Bridge Rd"},
+            {"text": "the street is flooded, 2 people trapped", "location": "Bridge Rd",
+             "area": "east-ward"},
             {"text": "   "},
             {"text": "\x00\x01\x02\x03"},
         ]
@@ -89,6 +90,10 @@ def test_posted_messages_become_masked_events_and_open_an_incident(live_text: Li
         assert set(fire["scores"]) == {"fire", "flood"}
         only = c.get("/api/v1/text/messages", params={"label": "flood", "limit": 1}).json()
         assert [i["address"] for i in only["items"]] == ["Bridge Rd"]
+        flood = only["items"][0]
+        assert flood["area"] == "east-ward" and fire["area"] is None  # the feed sets none
+        assert flood["extracted"]["casualties"] == {"trapped": 2}
+        assert fire["sentiment"] is not None and -1 <= fire["sentiment"] <= 0  # VADER: "fire"
         paged = c.get("/api/v1/text/messages", params={"limit": 1}).json()
         nxt = c.get("/api/v1/text/messages", params={"limit": 1, "cursor": paged["next_cursor"]})
         assert [i["category"] for i in nxt.json()["items"]] == ["fire"]
@@ -107,6 +112,7 @@ def test_posted_messages_become_masked_events_and_open_an_incident(live_text: Li
         (URL, {"text": "fire", "time": "2024-05-01T08:30:00"}, 422),  # no time zone
         (URL, {"text": "fire", "colour": "red"}, 422),
         (URL, {"text": "fire", "location": {"lat": 91}}, 422),
+        (URL, {"text": "fire", "area": ""}, 422),
         (URL, ["fire"], 422),
     ],
 )

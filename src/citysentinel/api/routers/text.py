@@ -13,7 +13,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Discriminator, Field,
 from citysentinel.api.auth import Operator, Viewer
 from citysentinel.api.deps import Context, PipelineDep, StoreDep
 from citysentinel.events import EventKind
-from citysentinel.events.payloads import TextReportPayload
+from citysentinel.events.payloads import Extracted, TextReportPayload
 from citysentinel.storage.store import EventQuery, InvalidCursor, StoredEvent
 from citysentinel.text.analyzer import MessagePlace, TextMessage
 
@@ -45,12 +45,20 @@ class MessageIn(BaseModel):
         description="Sender's id; re-posting is ignored.",
     )
     location: str | PlaceIn | None = Field(default=None, description="Place name or object.")
+    area: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="District the message belongs to, for opinion and surges; default the feed's.",
+    )
 
     def message(self) -> TextMessage:
         loc = self.location
-        place = MessagePlace(loc) if isinstance(loc, str) else None
+        place = MessagePlace(loc, area=self.area) if isinstance(loc, str) else None
         if isinstance(loc, PlaceIn):
-            place = MessagePlace(loc.name, loc.lat, loc.lon)
+            place = MessagePlace(loc.name, loc.lat, loc.lon, area=self.area)
+        elif loc is None and self.area is not None:
+            place = MessagePlace(area=self.area)
         return TextMessage(self.text, id=self.id or uuid.uuid4().hex, time=self.time, place=place)
 
 
@@ -148,6 +156,10 @@ class TextReportOut(BaseModel):
     truncated: bool
     channel: str | None
     address: str | None
+    area: str | None = Field(description="District used for opinion and surge grouping.")
+    sentiment: float | None = Field(description="Polarity -1..1; null when unscored.")
+    emotion: str | None = Field(description="Strongest CLUE emotion (Chinese messages).")
+    extracted: Extracted = Field(description="Places, times and casualty counts in the text.")
 
 
 class TextReportPage(BaseModel):
@@ -173,6 +185,10 @@ def _out(item: StoredEvent) -> TextReportOut:
         truncated=p.truncated,
         channel=p.channel,
         address=e.location.address,
+        area=p.area,
+        sentiment=p.sentiment,
+        emotion=p.emotion,
+        extracted=p.extracted,
     )
 
 
