@@ -236,10 +236,20 @@ def test_every_write_is_audited(live_sqlite: LiveServer) -> None:
     with live_sqlite.client() as c:
         c.post("/api/v1/events", json=fall())
         c.post("/api/v1/silences", json={"matchers": {"source": "cam-*"}, "duration_s": 60})
+        # Malformed JSON is rejected before any route dependency runs: still the key's.
+        json_type = {"Content-Type": "application/json"}
+        bad = c.post("/api/v1/incidents/x/notes", content=b"{not json", headers=json_type)
+        assert bad.status_code == 422
+    with live_sqlite.client("wrong-key") as c:
+        bad = c.post("/api/v1/events", content=b"{not json", headers=json_type)
+        assert bad.status_code == 422
+    with live_sqlite.client() as c:
         entries = c.get("/api/v1/audit").json()
     writes = [(e["method"], e["path"], e["status"], e["actor"]) for e in entries]
     assert ("POST", "/api/v1/events", 202, "key:first-admin") in writes
     assert ("POST", "/api/v1/silences", 201, "key:first-admin") in writes
+    assert ("POST", "/api/v1/incidents/x/notes", 422, "key:first-admin") in writes
+    assert ("POST", "/api/v1/events", 422, "anonymous") in writes
 
 
 def test_health_metrics_and_openapi(live_sqlite: LiveServer) -> None:

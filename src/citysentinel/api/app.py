@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from citysentinel import __version__
+from citysentinel.api.auth import identify
 from citysentinel.api.deps import ApiContext, get_context
 from citysentinel.api.routers import (
     admin,
@@ -154,8 +155,8 @@ def create_app(ctx: ApiContext) -> FastAPI:
 
 
 async def _audit(ctx: ApiContext, request: Request, status_code: int) -> None:
-    principal = getattr(request.state, "principal", None)
     try:
+        principal = await identify(request, ctx)
         await asyncio.to_thread(
             ctx.admin.audit,
             actor=principal.actor if principal else "anonymous",

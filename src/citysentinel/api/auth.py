@@ -72,6 +72,21 @@ async def authenticate(request: Request, ctx: Context) -> Principal:
     return principal
 
 
+async def identify(request: Request, ctx: Context) -> Principal | None:
+    """Who sent `request`, without failing it: for the audit log of requests rejected early.
+
+    A malformed JSON body is answered 422 before any route dependency runs, so
+    the audit log would call a known caller "anonymous" without this.
+    """
+    principal: Principal | None = getattr(request.state, "principal", None)
+    if principal is not None or not _presented_key(request):
+        return principal
+    try:
+        return await authenticate(request, ctx)
+    except HTTPException:
+        return None
+
+
 def require(role: Role) -> object:
     async def check(request: Request, ctx: Context) -> Principal:
         principal = await authenticate(request, ctx)
