@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from citysentinel.config import ConfigError, load_config, parse_config
+from citysentinel.events.payloads import TextReportPayload
 from citysentinel.text.analyzer import TextAnalyzer, TextMessage, TextModelError, load_models
 from citysentinel.text.classify import TextClassifier
 from citysentinel.text.datasets import read_cec
@@ -165,7 +166,8 @@ def test_a_fire_message_opens_the_fire_rule() -> None:
     [event] = analyzer.process(
         TextMessage("Fire in the cafe kitchen, flames and smoke, people running out", id="1")
     )
-    assert event.payload.category == "fire"  # type: ignore[union-attr]
+    assert isinstance(event.payload, TextReportPayload)
+    assert event.payload.category == "fire"
     tz = ZoneInfo(site.site.timezone)
     event = event.model_copy(update={"time": datetime(2024, 5, 4, 12, tzinfo=UTC)})
     matched = [r.incident.sub_category for r in site.rules if r.matches(event, tz)]

@@ -38,7 +38,9 @@ def _corpus(n: int = 240, seed: int = 0) -> tuple[list[str], list[tuple[str, ...
         "quake": ["earthquake", "tremor", "magnitude", "地震", "余震"],
     }
     filler = ["near", "the", "station", "people", "now", "street", "小区", "附近", "please", "help"]
-    texts, labels, groups = [], [], []
+    texts: list[str] = []
+    labels: list[tuple[str, ...]] = []
+    groups: list[str] = []
     for i in range(n):
         label = list(cues)[i % 3]
         words = [*rng.sample(filler, 4), rng.choice(cues[label]), rng.choice(cues[label])]

@@ -77,7 +77,9 @@ NORMAL = {"a": 60.0, "b": 60.0, "c": 60.0}
         ),
     ],
 )
-def test_persistence_kind_and_end(rows: list[dict[str, float]], expected: list[tuple]) -> None:
+def test_persistence_kind_and_end(
+    rows: list[dict[str, float]], expected: list[tuple[str, str, str]]
+) -> None:
     got = [(d.kind.value, d.state.value, d.sensor) for d in run(warmed(), rows)]
     assert got == expected
 
