@@ -101,6 +101,17 @@ def test_serving_a_finetuned_model_needs_no_torch(tuned: tuple[Path, dict[str, o
     assert done.stdout.strip() == "True"
 
 
+def test_training_tokens_are_unpadded_like_serving() -> None:
+    # tokenizer.json pads to 128; training on padded ids with a full mask once made
+    # the exported graph disagree with torch.
+    from citysentinel.training.text import _Batches
+
+    batches = _Batches(["fire", "big fire downtown now"], max_length=128)
+    assert [len(ids) for ids in batches.ids] == [3, 6]
+    ids, mask = batches.tensors([0, 1])
+    assert ids.shape == (2, 6) and mask.sum().item() == 9
+
+
 @pytest.mark.parametrize(
     ("step", "factor"), [(0, 0.25), (3, 1.0), (4, 1.0), (6, 0.5), (8, 0.0), (9, 0.0)]
 )

@@ -21,11 +21,32 @@ import numpy as np
 import numpy.typing as npt
 
 if TYPE_CHECKING:
+    from tokenizers import Tokenizer
+
     from citysentinel.text.classify import TextClassifier
 
 MODEL_FILE = "model.onnx"
 TOKENIZER_FILE = "tokenizer.json"
 META_FILE = "onnx_text.json"
+
+
+def make_tokenizer(tokenizer_json: str, max_length: int) -> Tokenizer:
+    """The tokenizer as training and serving both use it: cut at `max_length`, never padded.
+
+    MiniLM's tokenizer.json pads every text to 128 tokens; padding is done per
+    batch here instead, with an attention mask, so it must be switched off.
+
+    Example:
+        >>> from citysentinel.text.encoders.minilm import tokenizer_json  # doctest: +SKIP
+        >>> len(make_tokenizer(tokenizer_json(), 128).encode("fire").ids)  # doctest: +SKIP
+        3
+    """
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_str(tokenizer_json)
+    tok.enable_truncation(max_length)
+    tok.no_padding()
+    return tok
 
 
 class OnnxTextRunner:
@@ -47,7 +68,6 @@ class OnnxTextRunner:
         batch_size: int = 32,
     ) -> None:
         import onnxruntime as ort  # type: ignore[import-untyped]  # no type information
-        from tokenizers import Tokenizer
 
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads  # the machine is shared; 1 thread measured best
@@ -55,9 +75,7 @@ class OnnxTextRunner:
         source = str(model) if isinstance(model, Path) else model
         self._session = ort.InferenceSession(source, opts, providers=["CPUExecutionProvider"])
         self._inputs = {i.name for i in self._session.get_inputs()}
-        self._tokenizer = Tokenizer.from_str(tokenizer_json)
-        self._tokenizer.enable_truncation(max_length)
-        self._tokenizer.no_padding()
+        self._tokenizer = make_tokenizer(tokenizer_json, max_length)
         self.batch_size = batch_size
         # onnxruntime sessions are thread-safe for run(); the tokenizer's settings are not shared.
         self._lock = threading.Lock()

@@ -41,6 +41,7 @@ from citysentinel.text.onnx_model import (
     MODEL_FILE,
     TOKENIZER_FILE,
     load_onnx_classifier,
+    make_tokenizer,
 )
 from citysentinel.text.split import group_split
 from citysentinel.training.image import Progress
@@ -93,10 +94,7 @@ class _Batches:
     """Token ids padded per batch with the same tokenizer the ONNX runtime uses."""
 
     def __init__(self, texts: Sequence[str], max_length: int) -> None:
-        from tokenizers import Tokenizer
-
-        tok = Tokenizer.from_str(tokenizer_json())
-        tok.enable_truncation(max_length)
+        tok = make_tokenizer(tokenizer_json(), max_length)
         self.ids = [e.ids for e in tok.encode_batch(list(texts))]
 
     def tensors(self, rows: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:

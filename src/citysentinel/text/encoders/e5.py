@@ -86,7 +86,7 @@ class E5Encoder:
         out = np.zeros((len(texts), int(model.dim)), dtype=np.float32)
         size = self.config.batch_size
         for start in range(0, len(texts), size):
-            chunk = [t if t.strip() else "." for t in texts[start : start + size]]
+            chunk = list(texts[start : start + size])
             out[start : start + len(chunk)] = model.encode(chunk, is_query)
         return out
 
