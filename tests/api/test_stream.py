@@ -7,6 +7,7 @@ import threading
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.conftest import LiveServer
 
@@ -89,3 +90,30 @@ def test_reconnect_with_last_event_id_catches_up(live_sqlite: LiveServer) -> Non
 def test_stream_needs_a_key(live_sqlite: LiveServer) -> None:
     r = httpx.get(f"{live_sqlite.url}/api/v1/stream/incidents", timeout=5)
     assert r.status_code == 401
+
+
+def test_a_revoked_key_ends_an_open_stream(
+    live_sqlite: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from citysentinel.api.routers import stream
+
+    monkeypatch.setattr(stream, "HEARTBEAT_S", 0.2)  # re-check the key every 0.2 s
+    key = live_sqlite.key("viewer")
+    key_id = next(k.id for k in live_sqlite.runtime.admin.list_keys() if k.name == "test-viewer")
+    comments: list[str] = []
+    with (
+        httpx.Client(base_url=live_sqlite.url, timeout=15) as c,
+        c.stream("GET", "/api/v1/stream/incidents", params={"api_key": key}) as r,
+    ):
+        assert r.status_code == 200
+        for line in r.iter_lines():
+            comments.append(line)
+            if line.startswith(": connected"):
+                with live_sqlite.client() as admin:  # through the API: no 5 s key cache
+                    assert admin.delete(f"/api/v1/keys/{key_id}").status_code == 204
+    # The server ended the stream by itself (the loop above ran out) and said why.
+    assert ": session ended" in comments
+    again = httpx.get(
+        f"{live_sqlite.url}/api/v1/stream/incidents", params={"api_key": key}, timeout=5
+    )
+    assert again.status_code == 401

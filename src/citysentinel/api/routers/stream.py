@@ -12,7 +12,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
 from citysentinel.api.auth import Viewer
-from citysentinel.api.deps import PipelineDep, StoreDep
+from citysentinel.api.deps import AdminDep, PipelineDep, StoreDep
 from citysentinel.events.bus import SubscriptionClosed
 from citysentinel.incidents import IncidentChange
 from citysentinel.pipeline import INCIDENTS
@@ -65,22 +65,30 @@ async def incident_stream(
     request: Request,
     pipeline: PipelineDep,
     store: StoreDep,
-    _: Viewer,
+    admin: AdminDep,
+    who: Viewer,
     last_event_id: Annotated[int | None, Header()] = None,
     since: Annotated[int | None, Query(description="Resume after this change seq.")] = None,
 ) -> StreamingResponse:
     """`text/event-stream` of incident changes (event `incident`, id = change seq).
 
     A client that reconnects with `Last-Event-ID` (browsers do) gets what it missed.
-    Authenticate with a header, or `?api_key=` for `EventSource`.
+    Authenticate with a header, or `?api_key=` for `EventSource`. The key or session
+    is checked again every heartbeat interval: a revoked key, a signed-out or
+    expired session ends the stream, and the reconnect gets the 401.
     """
     sub = pipeline.incident_bus.subscribe(
         INCIDENTS, f"sse-{uuid.uuid4().hex[:8]}", maxsize=1000, lossy=True
     )
     resume = last_event_id if last_event_id is not None else since
 
+    async def still_allowed() -> bool:
+        return await asyncio.to_thread(admin.is_active, who.key_id)
+
     async def body() -> AsyncIterator[str]:
         sent = -1
+        loop = asyncio.get_running_loop()
+        checked = loop.time()
         try:
             yield "retry: 2000\n: connected\n\n"
             if resume is not None:
@@ -89,6 +97,11 @@ async def incident_stream(
                     sent = seq
                     yield frame
             while not await request.is_disconnected():
+                if loop.time() - checked >= HEARTBEAT_S:
+                    checked = loop.time()
+                    if not await still_allowed():
+                        yield ": session ended\n\n"
+                        return
                 try:
                     ch = await asyncio.wait_for(sub.get(), HEARTBEAT_S)
                 except TimeoutError:
