@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -12,12 +13,15 @@ import pytest
 from sqlalchemy import Engine, update
 from typer.testing import CliRunner
 
+from citysentinel.api.routers.auth import LoginLimiter
 from citysentinel.cli import app
 from citysentinel.events.model import utcnow
 from citysentinel.storage import db
+from citysentinel.storage import users as users_module
 from citysentinel.storage.admin import AdminStore, Role
 from citysentinel.storage.tables import api_keys
 from citysentinel.storage.users import (
+    SCRYPT_N,
     LoginOutcome,
     UserError,
     UserStore,
@@ -232,6 +236,17 @@ def test_many_failures_from_one_address_are_throttled(live_sqlite: LiveServer) -
     assert codes[:20] == [401] * 20 and codes[20] == 429
 
 
+def test_parallel_failures_from_one_address_cannot_pass_the_throttle(
+    live_sqlite: LiveServer,
+) -> None:
+    # Each attempt is counted before the password check, so a burst gets 20 checks, not 30.
+    with ThreadPoolExecutor(10) as pool:
+        codes = list(
+            pool.map(lambda i: login(live_sqlite, f"burst{i}", "wrong").status_code, range(30))
+        )
+    assert sorted(codes) == [401] * 20 + [429] * 10
+
+
 def test_login_rejects_bad_bodies(live_sqlite: LiveServer) -> None:
     with httpx.Client(base_url=live_sqlite.url, timeout=10) as c:
         r = c.post("/api/v1/auth/login", json={"username": "ana"})
@@ -284,3 +299,147 @@ def test_users_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     finally:
         store.engine.dispose()
     assert {a.path for a in audit} >= {"users create ana", "users passwd ana", "users disable bob"}
+
+
+def test_parallel_wrong_passwords_cannot_pass_the_lock(
+    user_store: Callable[..., UserStore], database_url: str
+) -> None:
+    # The real scrypt cost, so the guesses overlap the way a burst against the API would.
+    store = user_store(database_url, lock_after=3)
+    store.scrypt_n = SCRYPT_N
+    store.create_user("ana", PASSWORD, Role.OPERATOR)
+    with ThreadPoolExecutor(8) as pool:
+        outcomes = list(pool.map(lambda _: store.login("ana", "wrong password").outcome, range(8)))
+    # Each attempt is counted before its password is checked: only `lock_after` are checked.
+    assert outcomes.count(LoginOutcome.BAD_PASSWORD) == 2
+    assert outcomes.count(LoginOutcome.LOCKED) == 6
+    assert store.login("ana", PASSWORD).outcome is LoginOutcome.LOCKED
+
+
+@pytest.mark.parametrize(
+    ("setup", "username", "outcome"),
+    [
+        ("none", "nobody", LoginOutcome.UNKNOWN_USER),
+        ("none", "ana", LoginOutcome.BAD_PASSWORD),
+        ("locked", "ana", LoginOutcome.LOCKED),
+    ],
+)
+def test_every_refusal_costs_one_password_check(
+    user_store: Callable[..., UserStore],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    setup: str,
+    username: str,
+    outcome: LoginOutcome,
+) -> None:
+    """So the answer's timing does not tell a locked or unknown user from a wrong password."""
+    store = user_store(f"sqlite:///{tmp_path / 'u.sqlite'}", lock_after=2)
+    store.create_user("ana", PASSWORD, Role.OPERATOR)
+    if setup == "locked":
+        tries = [store.login("ana", "wrong password").outcome for _ in range(2)]
+        assert tries[-1] is LoginOutcome.LOCKED
+    checks: list[str] = []
+
+    def counting(password: str, stored: str) -> bool:
+        checks.append(stored)
+        return verify_password(password, stored)
+
+    monkeypatch.setattr(users_module, "verify_password", counting)
+    assert store.login(username, "wrong password").outcome is outcome
+    assert len(checks) == 1
+
+
+@pytest.mark.parametrize(
+    ("flood", "max_clients", "tracked_at_most"),
+    [(50, 10, 10), (500, 100, 100)],
+)
+def test_login_limiter_is_bounded_and_keeps_throttling(
+    flood: int, max_clients: int, tracked_at_most: int
+) -> None:
+    limiter = LoginLimiter(max_failures=3, window_s=300, max_clients=max_clients)
+    for _ in range(3):
+        limiter.fail("10.0.0.1")
+    assert limiter.retry_after("10.0.0.1") > 0
+    # Asking about new addresses (as every sign-in does) stores nothing.
+    for i in range(flood):
+        assert limiter.retry_after(f"10.1.{i // 250}.{i % 250}") == 0.0
+    assert limiter.tracked() == 1
+    # A flood of failures from fresh addresses stays bounded; the oldest entries go first,
+    # not all of them at once, so the busiest recent guesser is still throttled.
+    for i in range(flood):
+        limiter.fail(f"10.2.{i // 250}.{i % 250}")
+        limiter.fail("10.0.0.1")
+    assert limiter.tracked() <= tracked_at_most
+    assert limiter.retry_after("10.0.0.1") > 0
+    limiter.forgive("10.3.0.1")  # unknown: nothing to take back
+    assert limiter.tracked() <= tracked_at_most
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/api/v1/events", {"kind": "video.fall", "source": "cam-1"}),
+        ("POST", "/api/v1/events/batch", {"events": []}),
+        ("POST", "/api/v1/incidents/x/acknowledge", {}),
+        ("POST", "/api/v1/incidents/x/assign", {"assignee": "bo"}),
+        ("POST", "/api/v1/incidents/x/resolve", {"resolution": "done"}),
+        ("POST", "/api/v1/incidents/x/notes", {"text": "hi"}),
+        ("POST", "/api/v1/silences", {"match": {}, "minutes": 5, "reason": "test"}),
+        ("DELETE", "/api/v1/silences/x", None),
+        ("POST", "/api/v1/keys", {"name": "k", "role": "admin"}),
+        ("DELETE", "/api/v1/keys/x", None),
+    ],
+)
+def test_a_viewer_session_is_refused_on_write_routes(
+    live_sqlite: LiveServer, method: str, path: str, body: dict[str, Any] | None
+) -> None:
+    """The server refuses, whatever the page's disabled buttons do."""
+    add_user(live_sqlite, "vic", Role.VIEWER)
+    token = login(live_sqlite, "vic", PASSWORD).json()["token"]
+    with live_sqlite.client(token) as c:
+        r = c.request(method, path, json=body)
+    assert r.status_code == 403, r.text
+    assert "role" in r.json()["detail"]
+
+
+def test_the_stream_refuses_an_expired_session_in_the_query(live_sqlite: LiveServer) -> None:
+    add_user(live_sqlite, "ana", Role.OPERATOR)
+    token = login(live_sqlite, "ana", PASSWORD).json()["token"]
+    with live_sqlite.runtime.admin.engine.begin() as conn:
+        conn.execute(
+            update(api_keys)
+            .where(api_keys.c.user_id.is_not(None))
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+    with httpx.Client(base_url=live_sqlite.url, timeout=10) as c:
+        r = c.get("/api/v1/stream/incidents", params={"api_key": token})
+        # ?api_key= is only for the stream (EventSource cannot set headers).
+        elsewhere = c.get("/api/v1/incidents", params={"api_key": token})
+    assert r.status_code == 401 and "session expired" in r.json()["detail"]
+    assert elsewhere.status_code == 401 and "missing API key" in elsewhere.json()["detail"]
+
+
+def test_a_session_stops_being_active_when_it_ends(
+    user_store: Callable[..., UserStore], database_url: str
+) -> None:
+    """What a long response (the live stream) re-checks while it runs."""
+    store = user_store(database_url)
+    admin = AdminStore(store.engine)
+    store.create_user("ana", PASSWORD, Role.OPERATOR)
+    ids: list[str] = []
+    for _ in range(3):
+        session = store.login("ana", PASSWORD).session
+        assert session is not None and admin.is_active(session.id)
+        ids.append(session.id)
+    admin.revoke_key(ids[0])  # signed out
+    with store.engine.begin() as conn:
+        conn.execute(
+            update(api_keys)
+            .where(api_keys.c.id == ids[1])
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+    assert [admin.is_active(i) for i in ids] == [False, False, True]
+    store.set_disabled("ana")
+    assert not admin.is_active(ids[2]) and not admin.is_active("no-such-key")
+    key, _ = admin.create_key("ops", Role.OPERATOR, created_by="test")
+    assert admin.is_active(key.id)  # API keys do not expire

@@ -110,6 +110,19 @@ class AdminStore:
             row = conn.execute(q).first()
         return self._info(dict(row._mapping)) if row else None
 
+    def is_active(self, key_id: str) -> bool:
+        """Whether a key or session is neither revoked nor expired now.
+
+        For long responses that authenticate once when they start (the live stream): checked
+        again while they run, a signed-out, disabled or expired session stops getting data.
+        """
+        with self.engine.connect() as conn:
+            row = conn.execute(select(api_keys).where(api_keys.c.id == key_id)).first()
+        if row is None:
+            return False
+        info = self._info(dict(row._mapping))
+        return info.revoked_at is None and not info.expired(utcnow())
+
     def touch_key(self, key_id: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(

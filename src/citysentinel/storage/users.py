@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, Engine, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from citysentinel.events.model import utcnow
@@ -225,31 +225,51 @@ class UserStore:
             verify_password(password, _DUMMY_HASH)
             return LoginResult(LoginOutcome.UNKNOWN_USER)
         user = self._info(dict(row._mapping))
-        # While locked the password is not even checked, so guessing gains nothing.
-        if user.locked_until is not None and user.locked_until > now:
-            return LoginResult(LoginOutcome.LOCKED, user, locked_until=user.locked_until)
+        attempt, locked_until = self._reserve_attempt(user.id, now)
+        if locked_until is not None:
+            # While locked the password is not checked, so guessing gains nothing; the dummy
+            # check keeps a locked user as slow to answer as any other.
+            verify_password(password, _DUMMY_HASH)
+            return LoginResult(LoginOutcome.LOCKED, user, locked_until=locked_until)
         if not verify_password(password, row.password_hash):
-            return self._failed(user, now)
+            if attempt >= self.lock_after:
+                return LoginResult(LoginOutcome.LOCKED, user, locked_until=self._lock(user.id, now))
+            return LoginResult(LoginOutcome.BAD_PASSWORD, user)
         if user.disabled:
             return LoginResult(LoginOutcome.DISABLED, user)
         return self._open_session(user, now)
 
-    def _failed(self, user: UserInfo, now: datetime) -> LoginResult:
-        count = user.failed_logins + 1
-        locked = now + self.lock_for if count >= self.lock_after else None
+    def _reserve_attempt(self, user_id: str, now: datetime) -> tuple[int, datetime | None]:
+        """Count an attempt before its password is checked: (its number, lock end if locked).
+
+        Counting first, in one transaction, means parallel guesses serialize on the user's row,
+        so a burst cannot get more than `lock_after` passwords checked per lock period.
+        """
+        unlocked = or_(users.c.locked_until.is_(None), users.c.locked_until <= now)
         with self.engine.begin() as conn:
             conn.execute(
                 update(users)
-                .where(users.c.id == user.id)
-                .values(
-                    # Counting in SQL keeps concurrent failures from overwriting each other.
-                    failed_logins=0 if locked else users.c.failed_logins + 1,
-                    locked_until=locked,
-                )
+                .where(users.c.id == user_id, unlocked)
+                .values(failed_logins=users.c.failed_logins + 1)
             )
-        if locked:
-            return LoginResult(LoginOutcome.LOCKED, user, locked_until=locked)
-        return LoginResult(LoginOutcome.BAD_PASSWORD, user)
+            got = conn.execute(
+                select(users.c.failed_logins, users.c.locked_until).where(users.c.id == user_id)
+            ).one()
+        if got.locked_until is not None and got.locked_until > now:
+            return got.failed_logins, got.locked_until
+        if got.failed_logins > self.lock_after:
+            return got.failed_logins, self._lock(user_id, now)
+        return got.failed_logins, None
+
+    def _lock(self, user_id: str, now: datetime) -> datetime:
+        until = now + self.lock_for
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(users)
+                .where(users.c.id == user_id)
+                .values(failed_logins=0, locked_until=until)
+            )
+        return until
 
     def _open_session(self, user: UserInfo, now: datetime) -> LoginResult:
         plain = SESSION_PREFIX + secrets.token_urlsafe(32)

@@ -27,6 +27,9 @@ class LoginLimiter:
     """Failed sign-ins per client address in a sliding window, on top of the per-user lockout
     (which a guesser spreading over many usernames would never trip).
 
+    Memory is bounded: at most `max_clients` addresses are tracked; when full, addresses with
+    nothing in the window go first, then the least recently failing ones.
+
     Example:
         >>> limiter = LoginLimiter(max_failures=2, window_s=60)
         >>> limiter.fail("10.0.0.1"); limiter.fail("10.0.0.1")
@@ -34,29 +37,57 @@ class LoginLimiter:
         (True, 0.0)
     """
 
-    def __init__(self, max_failures: int = 20, window_s: float = 300.0) -> None:
+    def __init__(
+        self, max_failures: int = 20, window_s: float = 300.0, max_clients: int = 10_000
+    ) -> None:
         self.max_failures = max_failures
         self.window_s = window_s
+        self.max_clients = max_clients
         self._failures: dict[str, deque[float]] = {}
 
     def retry_after(self, client: str) -> float:
         """Seconds until `client` may try again; 0 when it may now."""
-        times = self._prune(client)
+        times = self._failures.get(client)
+        if times is None:
+            return 0.0
+        self._expire(times, time.monotonic())
         if len(times) < self.max_failures:
             return 0.0
         return max(0.0, times[0] + self.window_s - time.monotonic())
 
     def fail(self, client: str) -> None:
-        if len(self._failures) > 10_000:
-            self._failures.clear()
-        self._prune(client).append(time.monotonic())
+        now = time.monotonic()
+        # Re-inserted at the end, so the dict's order is least recently failing first.
+        times = self._failures.pop(client, None)
+        if times is None:
+            if len(self._failures) >= self.max_clients:
+                self._evict(now)
+            times = deque()
+        self._expire(times, now)
+        times.append(now)
+        self._failures[client] = times
 
-    def _prune(self, client: str) -> deque[float]:
-        times = self._failures.setdefault(client, deque())
-        horizon = time.monotonic() - self.window_s
-        while times and times[0] < horizon:
+    def forgive(self, client: str) -> None:
+        """Take back the latest failure (an attempt counted up front that succeeded)."""
+        times = self._failures.get(client)
+        if times:
+            times.pop()
+        if times is not None and not times:
+            del self._failures[client]
+
+    def tracked(self) -> int:
+        return len(self._failures)
+
+    def _expire(self, times: deque[float], now: float) -> None:
+        while times and times[0] < now - self.window_s:
             times.popleft()
-        return times
+
+    def _evict(self, now: float) -> None:
+        idle = [c for c, t in self._failures.items() if not t or t[-1] < now - self.window_s]
+        for client in idle:
+            del self._failures[client]
+        while len(self._failures) >= self.max_clients:
+            del self._failures[next(iter(self._failures))]
 
 
 def get_login_limiter() -> LoginLimiter:
@@ -103,9 +134,14 @@ async def login(body: LoginIn, ctx: Context, request: Request, limiter: Limiter)
     if wait > 0:
         request.state.audit_detail["outcome"] = "throttled"
         raise _too_many("too many failed sign-ins from this address; try again later", wait)
+    # Counted before the password check (no await in between), so parallel requests cannot
+    # all pass the check above; taken back when the password was right.
+    limiter.fail(client)
     users = UserStore(ctx.admin.engine)
     result = await asyncio.to_thread(users.login, body.username, body.password)
     request.state.audit_detail["outcome"] = result.outcome.value
+    if result.outcome in (LoginOutcome.OK, LoginOutcome.DISABLED):
+        limiter.forgive(client)
     if result.outcome is LoginOutcome.OK:
         assert result.session is not None and result.token is not None
         assert result.session.expires_at is not None
@@ -120,12 +156,10 @@ async def login(body: LoginIn, ctx: Context, request: Request, limiter: Limiter)
             role=result.session.role,
         )
     if result.outcome in (LoginOutcome.UNKNOWN_USER, LoginOutcome.BAD_PASSWORD):
-        limiter.fail(client)
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, BAD_CREDENTIALS, headers={"WWW-Authenticate": "Bearer"}
         )
     if result.outcome is LoginOutcome.LOCKED:
-        limiter.fail(client)
         assert result.locked_until is not None
         raise _too_many(
             f"too many wrong passwords for this user; locked until "

@@ -29,12 +29,20 @@ export function createMap(container) {
   return map;
 }
 
+/**
+ * Tooltip or popup content as text. Leaflet puts a string in with innerHTML, so an incident
+ * title, zone, road or sensor name holding markup would run as HTML; a text node never does.
+ */
+export function asText(text) {
+  return () => document.createTextNode(String(text));
+}
+
 export function zoneLayer(zone) {
   const L = window.L;
   // GeoJSON rings are [lon, lat]; Leaflet wants [lat, lon].
   const ring = zone.polygon.map(([lon, lat]) => [lat, lon]);
   return L.polygon(ring, { color: COLORS.zone, weight: 2, fillOpacity: 0.12 })
-    .bindTooltip(zone.name);
+    .bindTooltip(asText(zone.name));
 }
 
 export function pointLayer(point, { color, radius = 8, label, popup }) {
@@ -43,8 +51,8 @@ export function pointLayer(point, { color, radius = 8, label, popup }) {
   const marker = L.circleMarker([lat, lon], {
     radius, color: "#ffffff", weight: 2, fillColor: color, fillOpacity: 0.95,
   });
-  if (label) marker.bindTooltip(label);
-  if (popup) marker.bindPopup(popup);
+  if (label) marker.bindTooltip(asText(label));
+  if (popup) marker.bindPopup(typeof popup === "string" ? asText(popup) : popup);
   return marker;
 }
 
@@ -123,7 +131,7 @@ export function roadsLayer(collection) {
       const p = f.properties || {};
       const parts = [p.name || t("roads.unnamed"), term("highway", p.highway), speedText(p)];
       if (p.closed) parts.push(t("roads.closed"));
-      layer.bindTooltip(parts.filter(Boolean).join(" · "), { sticky: true });
+      layer.bindTooltip(asText(parts.filter(Boolean).join(" · ")), { sticky: true });
     },
   });
 }
@@ -164,7 +172,7 @@ export function sensorMarker(sensor, { onSelect } = {}) {
   });
   const value = sensor.latest && sensor.latest.value !== null ? `${round1(sensor.latest.value)} ${sensor.unit}` : t("traffic.noReading");
   const label = `${sensor.id}${sensor.road ? ` (${sensor.road})` : ""}: ${value}, ${term("sensorStatus", sensor.status)}${sensor.stale ? `, ${t("traffic.stale")}` : ""}`;
-  marker.bindTooltip(label);
+  marker.bindTooltip(asText(label));
   if (onSelect) marker.on("click", () => onSelect(sensor.id));
   return marker;
 }

@@ -107,7 +107,11 @@ export function mount(root, params, ctx) {
         el("p", { class: "small" }, el("a", { href: "#/traffic", class: "sensor-link", onclick: open },
           t("detail.openSensor", { sensor: ev.series.sensor }))));
     }
-    if (ev.url) return el("p", {}, el("a", { href: ev.url, rel: "noopener noreferrer", target: "_blank" }, ev.caption || t("detail.link")));
+    // Only web links: a javascript: or data: URL in an event would run in the dashboard.
+    if (ev.url && /^https?:\/\//i.test(ev.url)) {
+      return el("p", {}, el("a", { href: ev.url, rel: "noopener noreferrer", target: "_blank" }, ev.caption || t("detail.link")));
+    }
+    if (ev.url) return el("p", { class: "muted" }, ev.caption || "", " ", el("code", {}, ev.url));
     return el("p", { class: "muted" }, ev.type);
   }
 
