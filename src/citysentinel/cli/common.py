@@ -15,7 +15,7 @@ from citysentinel import __version__
 from citysentinel.config import ConfigError, Settings, SiteConfig, load_config
 
 if TYPE_CHECKING:
-    pass
+    from citysentinel.storage.admin import Role
 
 app = typer.Typer(
     name="citysentinel",
@@ -92,6 +92,17 @@ def _root(
     if version:
         echo(__version__)
         raise typer.Exit()
+
+
+def parse_role(role: str) -> Role:
+    """A role name from the command line, or exit 1 saying which names exist."""
+    from citysentinel.storage.admin import Role
+
+    try:
+        return Role(role)
+    except ValueError as exc:
+        echo(f"error: role must be viewer, operator or admin, not {role!r}", err=True)
+        raise typer.Exit(1) from exc
 
 
 def safe_url(url: str) -> str:

@@ -20,6 +20,7 @@ from citysentinel.cli.common import (
     echo,
     keys_app,
     load_site,
+    parse_role,
     safe_url,
     settings_with,
     write_or_check,
@@ -146,13 +147,8 @@ def keys_create(
     database_url: DbUrl = None,
 ) -> None:
     """Create an API key and print it (only once)."""
-    from citysentinel.storage.admin import Role
 
-    try:
-        parsed = Role(role)
-    except ValueError as exc:
-        echo(f"error: role must be viewer, operator or admin, not {role!r}", err=True)
-        raise typer.Exit(1) from exc
+    parsed = parse_role(role)
     store = admin_store(database_url)
     info, plain = store.create_key(name, parsed, created_by="cli")
     echo(f"{info.id} {info.role.value} {info.name}")

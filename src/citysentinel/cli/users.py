@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from citysentinel.cli.common import DbUrl, app, echo, settings_with
+from citysentinel.cli.common import DbUrl, app, echo, parse_role, settings_with
 
 if TYPE_CHECKING:
     from citysentinel.storage.admin import AdminStore
@@ -77,14 +77,9 @@ def users_create(
     database_url: DbUrl = None,
 ) -> None:
     """Create a user; the password is asked for (twice) or read from --password-stdin."""
-    from citysentinel.storage.admin import Role
     from citysentinel.storage.users import UserError
 
-    try:
-        parsed = Role(role)
-    except ValueError as exc:
-        echo(f"error: role must be viewer, operator or admin, not {role!r}", err=True)
-        raise typer.Exit(1) from exc
+    parsed = parse_role(role)
     password = _read_password(password_stdin)
     with _stores(database_url) as (users, admin):
         try:
