@@ -72,6 +72,23 @@ def test_opinion_buckets_by_window_and_group(live_opinion: LiveServer) -> None:
     assert second["mean_polarity"] < 0 and second["emotions"] == {}
     assert sum(b["count"] for b in area["buckets"]) == 4
     assert {b["key"] for b in area["buckets"]} == {"north"}
+    assert body["tz"] == "UTC"
+
+
+def test_opinion_windows_tile_the_requested_time_zone(live_opinion: LiveServer) -> None:
+    """1d windows start at Shanghai midnight (16:00 UTC) with tz=Asia/Shanghai, UTC by default."""
+    post(live_opinion, [{"text": "Terrible flood", "time": at(0, 5)}])
+    params = {"window": "1d", "since": at(-48, 0), "until": at(3, 0)}
+    with live_opinion.client(live_opinion.key("viewer")) as c:
+        utc = c.get(URL, params=params).json()
+        shanghai = c.get(URL, params={**params, "tz": "Asia/Shanghai"}).json()
+    assert shanghai["tz"] == "Asia/Shanghai"
+    [day_utc], [day_sh] = utc["buckets"], shanghai["buckets"]
+    assert day_utc["start"].endswith("T00:00:00Z") and day_sh["start"].endswith("T16:00:00Z")
+    for day in (day_utc, day_sh):
+        start, end = (datetime.fromisoformat(day[k]) for k in ("start", "end"))
+        assert end - start == timedelta(days=1)
+        assert start <= HOUR0 + timedelta(minutes=5) < end
 
 
 BAD_REQUESTS = [
@@ -81,6 +98,10 @@ BAD_REQUESTS = [
     ({"since": "2024-05-02T00:00:00Z", "until": "2024-05-01T00:00:00Z"}, 422),
     ({"by": "feed"}, 422),
     ({"window": "15m"}, 200),
+    ({"tz": "Nope/Zone"}, 422),
+    ({"tz": "Asia"}, 422),  # a folder of the zone database, not a zone
+    ({"tz": "../etc/passwd"}, 422),
+    ({"tz": "site"}, 200),
 ]
 
 
@@ -96,3 +117,31 @@ def test_opinion_errors_and_auth(live_opinion: LiveServer) -> None:
 @pytest.mark.parametrize(("text", "seconds"), [("1h", 3600), ("15m", 900), ("1d", 86400)])
 def test_parse_window(text: str, seconds: float) -> None:
     assert parse_window(text) == seconds
+
+
+@pytest.mark.parametrize(
+    ("limit", "read", "truncated"), [(7, 7, True), (12, 12, False), (11, 11, True)]
+)
+def test_the_scan_cap_is_exact_and_reported(
+    database_url: str, limit: int, read: int, truncated: bool
+) -> None:
+    """12 stored reports: a cap below reads exactly `limit` and says truncated; 12 is complete."""
+    from citysentinel.api.routers.opinion import _reports
+    from citysentinel.events import Event
+    from citysentinel.storage import db
+    from citysentinel.storage.store import Store
+
+    db.upgrade(database_url)
+    store = Store(db.make_engine(database_url))
+    try:
+        store.insert_events(
+            [
+                Event(kind="text.report", source="f", time=HOUR0 + timedelta(minutes=i))
+                for i in range(12)
+            ]
+        )
+        events, cut = _reports(store, HOUR0, HOUR0 + timedelta(hours=1), limit)
+    finally:
+        store.engine.dispose()
+    assert (len(events), cut) == (read, truncated)
+    assert [e.time for e in events] == [HOUR0 + timedelta(minutes=i) for i in range(read)]

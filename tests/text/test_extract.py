@@ -19,6 +19,7 @@ from citysentinel.text.extract import extract, parse_number
         ("32", 32), ("３２", 32), ("三十二", 32), ("十五", 15), ("十", 10), ("两百零五", 205),
         ("一千二百", 1200), ("1万", 10000), ("1,200", 1200), ("twelve", 12),
         ("twenty-one", 21), ("a dozen", 12), ("many", None), ("", None),
+        ("3万", 30000), ("两万", 20000), ("one hundred", 100), ("two hundred", 200),
     ],
 )  # fmt: skip
 def test_parse_number(text: str, value: int | None) -> None:
@@ -38,6 +39,16 @@ def test_parse_number(text: str, value: int | None) -> None:
         ("The death toll rose to 1,200; 3 remain missing", "en", {"dead": 1200, "missing": 3}),
         ("5 residents trapped on the roof", "en", {"trapped": 5}),
         ("Route 5 closed at 3 pm", "en", {}),
+        # Years, phone numbers and codes are not counts; the real count after them is read.
+        ("In 2015 three died in the flood", "en", {"dead": 3}),
+        ("Since 2019 killed no one", "en", {}),
+        ("Call 555-1234 if injured", "en", {}),
+        ("COVID-19 dead list updated", "en", {}),
+        ("One hundred people were injured", "en", {"injured": 100}),
+        ("On March 3 two were killed", "en", {"dead": 2}),  # a date's day is not the count
+        ("Highway 5 two people were injured", "en", {"injured": 2}),
+        ("3万余人被困", "zh", {"trapped": 30000}),
+        ("造成十余人受伤", "zh", {"injured": 10}),
     ],
 )
 def test_casualties(text: str, lang: str, casualties: dict[str, int]) -> None:

@@ -6,6 +6,7 @@ import json
 import random
 import shutil
 from pathlib import Path
+from typing import Any
 
 import joblib  # type: ignore[import-untyped]
 import numpy as np
@@ -151,6 +152,12 @@ def test_old_joblib_model_directories_still_load(tmp_path: Path) -> None:
         (lambda d: (d / "model.json").write_text('{"format": "other/9"}'), "format"),
         (lambda d: (d / "model.npz").write_bytes(b"garbage"), "model"),
         (lambda d: (d / "model.npz").unlink(), "model.npz"),
+        (lambda d: (d / "model.json").write_text("[1]"), "not a JSON object"),
+        (lambda d: _edit_meta(d, labels=5), "labels is not a list"),
+        (lambda d: _edit_meta(d, labels=["a", "b", "c", "d"]), "4 labels but 3"),
+        (lambda d: _cut(d, keep=0.5), "not a zip file"),  # truncated download
+        (lambda d: _cut(d, keep=1.0, flip=True), "model"),  # corrupt compressed bytes
+        (lambda d: _edit_npz(d, coef=lambda a: a.ravel()), "disagree"),
     ],
 )
 def test_damaged_portable_model_is_a_clear_error(
@@ -160,6 +167,27 @@ def test_damaged_portable_model_is_a_clear_error(
     damage(tmp_path / "m")  # type: ignore[operator]
     with pytest.raises(portable.PortableFormatError, match=message):
         TextClassifier.load(tmp_path / "m")
+
+
+def _edit_meta(d: Path, **changes: object) -> None:
+    meta = json.loads((d / portable.JSON_FILE).read_text())
+    (d / portable.JSON_FILE).write_text(json.dumps({**meta, **changes}))
+
+
+def _cut(d: Path, keep: float, flip: bool = False) -> None:
+    raw = bytearray((d / portable.NPZ_FILE).read_bytes())
+    raw = raw[: int(len(raw) * keep)]
+    if flip:  # inside the first member's compressed data, after its local header
+        raw[100:300] = bytes(b ^ 0xFF for b in raw[100:300])
+    (d / portable.NPZ_FILE).write_bytes(bytes(raw))
+
+
+def _edit_npz(d: Path, **changes: Any) -> None:
+    with np.load(d / portable.NPZ_FILE) as z:
+        arrays = {k: z[k] for k in z.files}
+    for k, f in changes.items():
+        arrays[k] = f(arrays[k])
+    np.savez_compressed(d / portable.NPZ_FILE, **arrays)
 
 
 def test_size_mismatch_is_refused(tmp_path: Path, small_model: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -161,6 +162,35 @@ def test_aggregate_by_category_and_area() -> None:
     }
     with pytest.raises(ValueError, match="category or area"):
         aggregate_opinion(events, 3600, "feed")
+
+
+def _at(iso: str, category: str = "fire") -> Event:
+    t = datetime.fromisoformat(iso)
+    return Event(kind="text.report", source="f", time=t, payload={"category": category})
+
+
+@pytest.mark.parametrize(
+    ("tz", "window", "times", "edges"),
+    [
+        # Daily windows start at local midnight, not UTC midnight: 23:30Z is the next day here.
+        ("Asia/Shanghai", 86400, ["2024-05-01T15:30+00:00", "2024-05-01T17:00+00:00"],
+         [("2024-04-30T16:00+00:00", "2024-05-01T16:00+00:00", 1),
+          ("2024-05-01T16:00+00:00", "2024-05-02T16:00+00:00", 1)]),
+        # The day clocks go back is 25 hours long; both 01:xx hours fall in it.
+        ("America/New_York", 86400, ["2024-11-03T05:30+00:00", "2024-11-03T06:30+00:00"],
+         [("2024-11-03T04:00+00:00", "2024-11-04T05:00+00:00", 2)]),
+        # Hourly: the repeated local hour 01:00-02:00 is one two-hour window.
+        ("America/New_York", 3600, ["2024-11-03T05:30+00:00", "2024-11-03T06:30+00:00"],
+         [("2024-11-03T05:00+00:00", "2024-11-03T07:00+00:00", 2)]),
+    ],
+)  # fmt: skip
+def test_aggregate_windows_follow_the_site_time_zone(
+    tz: str, window: int, times: list[str], edges: list[tuple[str, str, int]]
+) -> None:
+    buckets = aggregate_opinion([_at(t) for t in times], window, "category", ZoneInfo(tz))
+    got = [(b.start, b.end, b.count) for b in buckets]
+    want = [(datetime.fromisoformat(a), datetime.fromisoformat(b), n) for a, b, n in edges]
+    assert got == want
 
 
 def test_polarity_model_on_real_reviews(data_dir: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -97,6 +98,23 @@ def test_short_history_shrinks_to_the_overall_rate() -> None:
     assert det.expected(saturday + timedelta(days=7)) == det.expected(saturday)
 
 
+def test_hour_of_week_slots_follow_the_site_clock_across_dst() -> None:
+    """A 9 am local peak learned in winter is expected at 9 am local after clocks go forward."""
+    from zoneinfo import ZoneInfo
+
+    ny = ZoneInfo("America/New_York")
+    det = SurgeDetector(tz=ny)
+    start = datetime(2024, 2, 5, 5, tzinfo=UTC)  # Monday 00:00 EST; DST starts 2024-03-10
+    for h in range(4 * 168):
+        t = start + h * HOUR
+        det.learn_one(t, 20 if t.astimezone(ny).hour == 9 else 1)
+    monday_after = datetime(2024, 3, 11, tzinfo=ny)
+    nine, ten = monday_after.replace(hour=9), monday_after.replace(hour=10)
+    assert nine.astimezone(UTC).hour == 13  # EDT: 9 am is 13:00 UTC, not 14:00 as in winter
+    # Shrinkage towards the overall rate keeps them a little inside 20 and 1.
+    assert det.expected(nine) > 18 and det.expected(ten) < 1.5
+
+
 def test_surge_bins_are_learned_clipped() -> None:
     det = SurgeDetector()
     run(det, [3] * 200 + [300])
@@ -115,6 +133,19 @@ def test_monitor_counts_zero_bins_late_and_new_series() -> None:
     assert mon.advance(T0 + 7 * HOUR) == [] and mon.detectors[flood].n == 7
 
 
+def test_a_burst_right_before_downtime_is_still_scored() -> None:
+    """The bin open when the service went down holds real messages: scored, not dropped."""
+    mon = SurgeMonitor(warmup_bins=24)
+    fire = SurgeKey("fire")
+    quiet = [(fire, T0 + h * HOUR) for h in range(48) for _ in range(2)]
+    assert mon.observe(quiet) == []
+    burst = [(fire, T0 + 48 * HOUR)] * 30
+    back = [(fire, T0 + timedelta(weeks=5))]  # longer than MAX_GAP_BINS: downtime
+    signals = mon.observe(burst + back)
+    assert [(s.state, s.observed, s.start) for s in signals] == [("start", 30, T0 + 48 * HOUR)]
+    assert mon.detectors[fire].n == 49  # the five weeks were not learned as zeros
+
+
 def test_monitor_end_to_end_with_report_events() -> None:
     mon = SurgeMonitor(warmup_bins=24)
     events = []
@@ -130,6 +161,26 @@ def test_monitor_end_to_end_with_report_events() -> None:
     assert starts == {("fire", "north"), (ALL, "north")}
     other = Event(kind="video.fall", source="cam")
     assert report_keys(other) == []
+
+
+@pytest.mark.parametrize(
+    ("payload_area", "location", "area"),
+    [
+        ("north", {"zone": "dock", "address": "1 Main St"}, "north"),
+        (None, {"zone": "dock", "address": "1 Main St"}, "dock"),
+        (None, {"address": "1 Main St"}, "1 Main St"),
+        (None, {}, None),
+    ],
+)
+def test_surges_and_opinion_group_by_the_same_area(
+    payload_area: str | None, location: dict[str, str], area: str | None
+) -> None:
+    from citysentinel.text.sentiment import aggregate_opinion
+
+    e = Event(kind="text.report", source="f", time=T0, location=location,
+              payload={"category": "fire", "area": payload_area})  # fmt: skip
+    assert report_keys(e) == [SurgeKey("fire", area), SurgeKey(ALL, area)]
+    assert [b.key for b in aggregate_opinion([e], 3600, "area")] == [area]
 
 
 def test_surge_event_shape_and_stable_ids() -> None:
@@ -181,6 +232,53 @@ def test_watcher_skips_warmed_events_and_emits_through_ingest() -> None:
 
     asyncio.run(emit())
     assert stored == events and watcher.emitted == 2
+
+
+def test_startup_does_not_wait_for_warming_and_counts_each_event_once() -> None:
+    """Reports stored while the baselines warm arrive on the bus too: each counts once."""
+    import threading
+
+    now = datetime.now(UTC)
+    gate = threading.Event()
+
+    def report(seq: int) -> tuple[int, Event]:
+        event = Event(kind="text.report", source="f", id=f"r{seq}", time=now,
+                      payload={"category": "fire"})  # fmt: skip
+        return seq, event
+
+    def history() -> Iterator[tuple[int, Event]]:
+        yield from (report(s) for s in (1, 2, 3))
+        gate.wait(10)  # storage is slow: the runtime must not wait for this
+        yield from (report(s) for s in (4, 5))  # stored during the warm-up
+
+    async def run() -> tuple[int, bool, bool]:
+        bus: asyncio.Queue[list[tuple[int, Event]]] = asyncio.Queue()
+        # A bin of 10^6 s: the test's few seconds stay in one bin.
+        monitor = SurgeMonitor(bin_s=1e6, warmup_bins=0)
+        watcher = SurgeWatcher(monitor, _no_ingest, bus.get, history)
+        await watcher.start()
+        started_before_warm = not watcher.warmed
+        bus.put_nowait([report(4), report(5), report(6)])  # 4 and 5 are also in the history
+        bus.put_nowait([report(7)])
+        await asyncio.sleep(0.05)
+        drained = bus.empty()  # read while warming, so the bus never blocks on the watcher
+        gate.set()
+        for _ in range(200):
+            if watcher.warmed:
+                break
+            await asyncio.sleep(0.01)
+        bus.put_nowait([report(8), report(3)])  # 3: replayed, arriving late on the bus
+        await asyncio.sleep(0.05)
+        await watcher.stop()
+        return monitor._counts[SurgeKey("fire")], started_before_warm, drained
+
+    count, started_before_warm, drained = asyncio.run(run())
+    assert started_before_warm and drained
+    assert count == 8  # reports 1..8, none twice
+
+
+async def _no_ingest(events: object) -> None:
+    raise AssertionError(f"nothing should surge: {events}")
 
 
 def test_surges_on_the_real_911_log(data_dir: Path) -> None:

@@ -11,9 +11,10 @@ and Participant span; `python -m citysentinel.text import cec` keeps them in
 - people: gold participants that state a number of people ("8名工人", "两人",
   "被困人员约400人") give gold counts; predicted counts are every "N人/名/位"
   the extractor read (casualty or not). A predicted count matches a gold count
-  of the same value in the same document. This measures number reading and
-  count detection; CEC has no casualty-kind annotation, so dead/injured/missing
-  labels themselves are not measured here.
+  of the same value in the same document. The gold numbers are read with the
+  same `parse_number`, so this measures count detection, not number reading
+  (the unit tables in tests/text/test_extract.py check that); CEC has no
+  casualty-kind annotation, so dead/injured/missing labels are not measured here.
 """
 
 from __future__ import annotations

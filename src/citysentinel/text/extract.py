@@ -32,7 +32,7 @@ KINDS = ("dead", "injured", "missing", "trapped")
 _ZH_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5}
 _ZH_DIGITS |= {"六": 6, "七": 7, "八": 8, "九": 9}
 _ZH_UNITS = {"十": 10, "百": 100, "千": 1000}
-ZH_NUM = r"[0-9０-９]+|[零〇一二两三四五六七八九十百千万]+"
+ZH_NUM = r"[0-9０-９]+万?|[零〇一二两三四五六七八九十百千万]+"  # 3万: thirty thousand
 _EN_SMALL = [
     *("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"),
     *("eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen"),
@@ -43,10 +43,15 @@ EN_WORDS = {w: i for i, w in enumerate(_EN_SMALL)} | {
     w: 20 + 10 * i for i, w in enumerate(_EN_TENS)
 }
 EN_WORDS |= {"a dozen": 12, "dozen": 12, "hundred": 100, "a hundred": 100}
+_EN_UNITS = "one|two|three|four|five|six|seven|eight|nine"
+_EN_WORD_NUM = "|".join(sorted((w for w in EN_WORDS if " " not in w), key=len, reverse=True))
+# Not a year (1800-2099) nor a piece of a phone number, date, time or code
+# ("in 2015 three died", "555-1234", "COVID-19"): a casualty count stands alone.
 EN_NUM = (
-    r"\d{1,3}(?:,\d{3})+|\d+|(?:"
+    r"(?<![\w,./:-])(?!(?:1[89]|20)\d\d\b)(?:\d{1,3}(?:,\d{3})+|\d+)(?![,./:-]?\d|-)"
+    rf"|(?:a|{_EN_UNITS})[- ]hundred|(?:"
     + "|".join(sorted(EN_WORDS, key=len, reverse=True))
-    + r")(?:[- ](?:one|two|three|four|five|six|seven|eight|nine))?"
+    + rf")(?:[- ](?:{_EN_UNITS}))?"
 )
 
 
@@ -54,8 +59,8 @@ def parse_number(text: str) -> int | None:
     """An Arabic, full-width, Chinese (三十二, 两百零五, 1万) or English (twenty-one) number.
 
     Example:
-        >>> [parse_number(s) for s in ["32", "三十二", "十五", "两百零五", "1万", "twenty-one"]]
-        [32, 32, 15, 205, 10000, 21]
+        >>> [parse_number(s) for s in ["32", "三十二", "两百零五", "3万", "two hundred"]]
+        [32, 32, 205, 30000, 200]
     """
     s = text.strip().lower().replace(",", "")
     s = s.translate({0xFF10 + i: 0x30 + i for i in range(10)})
@@ -63,6 +68,8 @@ def parse_number(text: str) -> int | None:
         return int(s)
     if s in EN_WORDS:
         return EN_WORDS[s]
+    if s.endswith("hundred") and s[:-7].strip(" -") in EN_WORDS | {"a": 1}:
+        return 100 * (EN_WORDS | {"a": 1})[s[:-7].strip(" -")]
     m = re.fullmatch(r"([a-z]+)[- ]([a-z]+)", s)
     if m and m[1] in EN_WORDS and m[2] in EN_WORDS:
         return EN_WORDS[m[1]] + EN_WORDS[m[2]]
@@ -121,7 +128,10 @@ _ZH_CASUALTY = [
 ]
 _EN_CASUALTY = [
     re.compile(
-        rf"\b(?P<n>{EN_NUM})\s+(?:[a-z]+\s+){{0,2}}?(?:(?:were|are|was|have been|had been|got"
+        # Up to two words between count and kind ("5 people were killed"), but not
+        # another count: "On March 3 two were killed" is two dead, not three.
+        rf"\b(?P<n>{EN_NUM})\s+(?:(?!{_EN_WORD_NUM}\b)[a-z]+\s+){{0,2}}?"
+        rf"(?:(?:were|are|was|have been|had been|got"
         rf"|reported|are reported|were reported)\s+)?(?:{_EN_KINDS})\b",
         re.IGNORECASE,
     ),

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import json
 import re
+import zipfile
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -301,31 +303,53 @@ class Loaded:
 
 
 def load(path: Path) -> Loaded:
-    """Read a portable model directory; `PortableFormatError` when it is not one."""
+    """Read a portable model directory; `PortableFormatError` when it is not one.
+
+    Damaged or hand-edited files (truncated or corrupt archive, wrong JSON
+    shapes, sizes or label counts that disagree) are refused with the path and
+    the reason, never a crash later at scoring time.
+    """
     try:
         meta = json.loads((path / JSON_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise PortableFormatError(f"{path / JSON_FILE}: {exc}") from exc
+    if not isinstance(meta, dict):
+        raise PortableFormatError(f"{path / JSON_FILE}: not a JSON object")
     if meta.get("format") != FORMAT:
         raise PortableFormatError(f"{path}: format {meta.get('format')!r}, expected {FORMAT}")
     try:
-        with np.load(path / NPZ_FILE, allow_pickle=False) as z:
+        # Our own handle: np.load leaks the one it opens when the archive is damaged.
+        with (path / NPZ_FILE).open("rb") as f, np.load(f, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
         config = TfidfEncoderConfig.model_validate(meta["encoder"])
         parts = [
             _Part(
                 _terms(arrays[f"{name}_terms"]),
-                np.asarray(arrays[f"{name}_idf"], dtype=np.float32),
+                np.asarray(arrays[f"{name}_idf"], dtype=np.float32).ravel(),
             )
             for name in ("char", "word")
         ]
         model = PortableLinear(arrays["coef"], arrays["intercept"], meta["linear"])
+        if not isinstance(meta["labels"], list):
+            raise ValueError("labels is not a list")
         labels = [str(x) for x in meta["labels"]]
-    except (OSError, KeyError, ValueError) as exc:
+    # A damaged archive raises zipfile's or zlib's own errors, not OSError.
+    except (OSError, KeyError, ValueError, TypeError, zipfile.BadZipFile, zlib.error) as exc:
         raise PortableFormatError(f"{path}: {exc}") from exc
     enc = PortableTfidf(config, parts[0], parts[1])
-    if any(len(p.terms) != len(p.idf) for p in parts) or model.coef.shape[0] != enc.n_features:
+    coef = model.coef
+    if (
+        any(len(p.terms) != len(p.idf) for p in parts)
+        or coef.ndim != 2
+        or coef.shape[0] != enc.n_features
+    ):
         raise PortableFormatError(f"{path}: vocabulary, IDF and coefficient sizes disagree")
+    columns = 2 if model.kind == "binary" else coef.shape[1]
+    if coef.shape[1] != model.intercept.size or len(labels) != columns:
+        raise PortableFormatError(
+            f"{path}: {len(labels)} labels but {coef.shape[1]} coefficient columns"
+            f" and {model.intercept.size} intercepts ({model.kind})"
+        )
     return Loaded(enc, model, labels, bool(meta["multi_label"]))
 
 

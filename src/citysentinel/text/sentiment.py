@@ -18,7 +18,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Protocol, TypeVar
 
 import numpy as np
@@ -187,10 +187,12 @@ class OpinionBucket:
 
     `mean_polarity` and `share_negative` are over the `scored` messages (those
     with a polarity); `emotions` counts the strongest emotion of each message.
+    `start` and `end` are UTC instants of local wall-clock window edges.
     """
 
     start: datetime
     key: str | None
+    end: datetime | None = None
     count: int = 0
     scored: int = 0
     polarity_sum: float = 0.0
@@ -218,11 +220,49 @@ class OpinionBucket:
             self.emotions[emotion] += 1
 
 
-def aggregate_opinion(events: Iterable[Event], window_s: float, by: str) -> list[OpinionBucket]:
-    """Bucket `text.report` events by time window (aligned to the epoch, UTC) and `by`.
+def report_area(event: Event) -> str | None:
+    """The area a text report is grouped by (opinion and surges alike).
 
-    `by` is `category` (the payload's category) or `area` (the payload's area,
-    else the event's address). Buckets come sorted by start, then key.
+    The payload's area, else the event's zone, else its free-text address.
+
+    Example:
+        >>> report_area(Event(kind="text.report", source="f", location={"zone": "dock"}))
+        'dock'
+    """
+    p = event.payload
+    area = p.area if isinstance(p, TextReportPayload) else None
+    return area or event.location.zone or event.location.address
+
+
+def window_index(t: datetime, window_s: float, tz: tzinfo = UTC) -> int:
+    """The window of `t`: windows tile local wall-clock time in `tz` from the epoch.
+
+    So daily windows start at local midnight, also across DST changes (such a
+    day is 23 or 25 hours long).
+
+    Example:
+        >>> from zoneinfo import ZoneInfo
+        >>> t = datetime(2024, 1, 1, 20, 0, tzinfo=UTC)  # 04:00 on the 2nd in Shanghai
+        >>> window_index(t, 86400), window_index(t, 86400, ZoneInfo("Asia/Shanghai"))
+        (19723, 19724)
+    """
+    wall = t.astimezone(tz).replace(tzinfo=UTC)
+    return math.floor(wall.timestamp() / window_s)
+
+
+def window_edge(n: int, window_s: float, tz: tzinfo = UTC) -> datetime:
+    """The UTC instant where window `n` of `window_index` starts."""
+    wall = datetime.fromtimestamp(n * window_s, UTC).replace(tzinfo=tz)
+    return wall.astimezone(UTC)
+
+
+def aggregate_opinion(
+    events: Iterable[Event], window_s: float, by: str, tz: tzinfo = UTC
+) -> list[OpinionBucket]:
+    """Bucket `text.report` events by time window (local wall clock in `tz`) and `by`.
+
+    `by` is `category` (the payload's category) or `area` (`report_area`).
+    Buckets come sorted by start, then key.
 
     Example:
         >>> e = Event(kind="text.report", source="f", time=datetime(2024, 1, 1, 9, 30, tzinfo=UTC),
@@ -238,11 +278,11 @@ def aggregate_opinion(events: Iterable[Event], window_s: float, by: str) -> list
         p = e.payload
         if not isinstance(p, TextReportPayload):
             continue
-        key = p.category if by == "category" else (p.area or e.location.address)
-        n = math.floor(e.time.timestamp() / window_s)
+        key = p.category if by == "category" else report_area(e)
+        n = window_index(e.time, window_s, tz)
         bucket = buckets.get((n, key))
         if bucket is None:
-            start = datetime.fromtimestamp(n * window_s, UTC)
-            bucket = buckets[(n, key)] = OpinionBucket(start, key)
+            start, end = window_edge(n, window_s, tz), window_edge(n + 1, window_s, tz)
+            bucket = buckets[(n, key)] = OpinionBucket(start, key, end)
         bucket.add(p.sentiment, p.emotion)
     return [buckets[k] for k in sorted(buckets, key=lambda k: (k[0], k[1] or ""))]

@@ -302,18 +302,25 @@ class SurgeMonitor:
         assert self._open is not None
         out: list[SurgeSignal] = []
         if b - self._open > MAX_GAP_BINS:
-            # Downtime, not silence: drop the open bin and resume from now.
-            self._counts.clear()
+            # Downtime, not silence: score the open bin (its messages are real), skip the
+            # gap without learning it as zeros, and resume from now.
+            out.extend(self._close_open())
             self._open = b
             return out
         while self._open < b:
-            start = self._start_of(self._open)
-            for key, det in self.detectors.items():
-                signal = det.update(start, self._counts.get(key, 0))
-                if signal is not None:
-                    out.append(signal)
-            self._counts.clear()
-            self._open += 1
+            out.extend(self._close_open())
+        return out
+
+    def _close_open(self) -> list[SurgeSignal]:
+        assert self._open is not None
+        out: list[SurgeSignal] = []
+        start = self._start_of(self._open)
+        for key, det in self.detectors.items():
+            signal = det.update(start, self._counts.get(key, 0))
+            if signal is not None:
+                out.append(signal)
+        self._counts.clear()
+        self._open += 1
         return out
 
     def _new_detector(self, key: SurgeKey) -> None:

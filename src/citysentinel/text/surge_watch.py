@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from citysentinel.config import TextSurgeConfig
 from citysentinel.events import Event, EventKind, EventState, Evidence, EvidenceType, Location
 from citysentinel.events.payloads import TextReportPayload, TextSurgePayload
+from citysentinel.text.sentiment import report_area
 from citysentinel.text.surge import ALL, SurgeKey, SurgeMonitor, SurgeSignal
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,7 @@ def report_keys(event: Event, totals: bool = True) -> list[SurgeKey]:
     p = event.payload
     if event.kind != EventKind.TEXT_REPORT or not isinstance(p, TextReportPayload):
         return []
-    area = p.area or event.location.zone
+    area = report_area(event)
     keys = [SurgeKey(p.category, area)] if p.category else []
     return [*keys, SurgeKey(ALL, area)] if totals else keys
 
@@ -106,8 +107,9 @@ Stored = tuple[int, Event]  # (storage sequence number, event)
 class SurgeWatcher:
     """Runs a monitor on stored events as they arrive and ingests the `text.surge` events.
 
-    `history` (stored events, oldest first) warms the baselines at start without
-    emitting; `next_events` waits for newly stored events; `ingest` stores the
+    `history` (stored events in storage order) warms the baselines in a thread
+    once started, without emitting and without holding up startup;
+    `next_events` waits for newly stored events; `ingest` stores the
     surge events (through a queue, so storing never blocks reading). Bins are
     also closed by the clock every `tick_s`, so a surge ends when messages stop.
 
@@ -134,16 +136,26 @@ class SurgeWatcher:
         self.tick_s = tick_s
         self.emitted = 0
         self.future = 0  # events stamped ahead of the clock, not counted
-        self._warm_seq = 0
+        self.warmed = False
+        self._stopping = False
+        # Storage seqs counted by the warm-up (about 70 bytes each). Kept whole: with
+        # concurrent writers, seqs do not commit in order, so no "below n" cut is safe.
+        self._replayed: set[int] = set()
         self._outbox: asyncio.Queue[list[Event]] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
 
     def warm(self, now: datetime | None = None) -> int:
-        """Replay `history` into the baselines up to `now` (signals dropped); events replayed."""
+        """Replay `history` into the baselines up to `now` (signals dropped); events replayed.
+
+        The storage sequence numbers replayed are remembered, so the same
+        events read again from the bus are not counted twice.
+        """
         n = 0
         batch: list[Event] = []
         for seq, event in self.history():
-            self._warm_seq = max(self._warm_seq, seq)
+            if self._stopping:
+                break  # the runtime stops: the thread must not outlive the store
+            self._replayed.add(seq)
             batch.append(event)
             n += 1
             if len(batch) >= 1000:
@@ -151,32 +163,40 @@ class SurgeWatcher:
                 batch = []
         observe_reports(self.monitor, batch, self.totals)
         self.monitor.advance(now or datetime.now(UTC))
+        self.warmed = True
         return n
 
     async def start(self) -> None:
-        """Warm the baselines from `history` (off the loop), then watch on the running loop.
+        """Start watching at once; the baselines warm from `history` in a thread meanwhile.
 
-        Warming finishes before the tasks start, so no event is both replayed and
-        read from the bus, and the bus never waits on a watcher still warming.
+        Warming 100,000 stored reports takes seconds (reading and validating the
+        stored documents), so startup does not wait for it. Until it is done the
+        watcher only drains the bus into a buffer (the bus never waits on it),
+        scoring nothing; the buffer is then counted, skipping events the
+        warm-up already replayed, so every stored report counts exactly once.
         """
+        self._tasks = [
+            asyncio.create_task(self._watch(), name="text-surge-watch"),
+            asyncio.create_task(self._emit(), name="text-surge-emit"),
+        ]
+
+    async def _warm_in_thread(self) -> None:
         started = time.perf_counter()
         try:
             replayed = await asyncio.to_thread(self.warm)
         except Exception:
             log.exception("text surges: warming the baselines from storage failed")
             replayed = 0
+            self.warmed = True
         log.info(
             "text surges: baselines warmed with %d stored reports in %.1f s",
             replayed,
             time.perf_counter() - started,
         )
-        self._tasks = [
-            asyncio.create_task(self._watch(), name="text-surge-watch"),
-            asyncio.create_task(self._emit(), name="text-surge-emit"),
-        ]
 
     async def stop(self) -> None:
-        """Cancel the tasks and wait for them."""
+        """Cancel the tasks and wait for them (a warm-up still running stops early)."""
+        self._stopping = True
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -185,26 +205,52 @@ class SurgeWatcher:
     def step(self, stored: Sequence[Stored], now: datetime) -> list[Event]:
         """Count newly stored events and close bins up to `now`; the surge events to store."""
         horizon = now + timedelta(seconds=300)
-        fresh = [e for seq, e in stored if seq > self._warm_seq]
+        fresh = [e for seq, e in stored if not self._already_replayed(seq)]
         timely = [e for e in fresh if e.time <= horizon]
         self.future += len(fresh) - len(timely)
         signals = observe_reports(self.monitor, timely, self.totals)
         signals += self.monitor.advance(now)
         return [surge_event(s) for s in signals]
 
+    def _already_replayed(self, seq: int) -> bool:
+        # Each stored event reaches the bus once: forget its seq when it shows up.
+        if seq in self._replayed:
+            self._replayed.discard(seq)
+            return True
+        return False
+
     async def _watch(self) -> None:
+        # Drain the bus into a buffer while warming, so the pipeline never waits on us.
+        warming = asyncio.create_task(self._warm_in_thread(), name="text-surge-warm")
+        buffered: list[Stored] = []
+        try:
+            while not warming.done():
+                get = asyncio.ensure_future(self.next_events())
+                done, _ = await asyncio.wait({get, warming}, return_when=asyncio.FIRST_COMPLETED)
+                if get in done:
+                    buffered.extend(get.result())
+                else:
+                    get.cancel()
+                    await asyncio.gather(get, return_exceptions=True)
+        finally:
+            if not warming.done():
+                warming.cancel()
+        await self._score(buffered)
         while True:
             try:
                 stored = await asyncio.wait_for(self.next_events(), timeout=self.tick_s)
             except TimeoutError:
                 stored = []
-            try:
-                events = self.step(stored, datetime.now(UTC))
-            except Exception:
-                log.exception("text surges: a batch could not be scored")
-                continue
-            if events:
-                self._outbox.put_nowait(events)
+            await self._score(stored)
+
+    async def _score(self, stored: Sequence[Stored]) -> None:
+        try:
+            events = self.step(stored, datetime.now(UTC))
+        except Exception:
+            log.exception("text surges: a batch could not be scored")
+            return
+        if events:
+            self._outbox.put_nowait(events)
 
     async def _emit(self) -> None:
         while True:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 
 from citysentinel.api.auth import Viewer
-from citysentinel.api.deps import StoreDep
+from citysentinel.api.deps import Context, StoreDep
 from citysentinel.events import Event, EventKind
 from citysentinel.storage.store import EventQuery, Store
 from citysentinel.text.sentiment import EMOTIONS, NEGATIVE_BELOW, aggregate_opinion
@@ -23,7 +24,11 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 class OpinionBucket(BaseModel):
-    start: datetime = Field(description="Start of the time window (windows align to UTC).")
+    start: datetime = Field(
+        description="Start of the time window. Windows tile the wall-clock time of `tz`"
+        " (with tz=site a 1d window starts at the site's midnight; across a DST change it is"
+        " 23 or 25 h long)."
+    )
     end: datetime = Field(description="End of the time window.")
     key: str | None = Field(description="The category or area; null: none given.")
     count: int = Field(description="Reports in the window and group.")
@@ -40,12 +45,14 @@ class OpinionBucket(BaseModel):
 class OpinionReport(BaseModel):
     by: Literal["category", "area"]
     window_s: float = Field(description="Window length, seconds.")
+    tz: str = Field(description="Time zone whose wall clock the windows tile.")
     since: datetime
     until: datetime
     scanned: int = Field(description="Stored reports read.")
     truncated: bool = Field(
-        description=f"True when more than {SCAN_LIMIT} reports fell in the range; only the"
-        " oldest were counted: narrow the range."
+        description=f"True when more than {SCAN_LIMIT} reports fell in the range: only the"
+        f" first {SCAN_LIMIT} in storage order (the order they were received) were counted,"
+        " so the later windows are incomplete: narrow the range."
     )
     buckets: list[OpinionBucket] = Field(description="Sorted by start, then key.")
 
@@ -66,29 +73,40 @@ def parse_window(text: str) -> float:
     return seconds
 
 
-def _reports(store: Store, since: datetime, until: datetime) -> tuple[list[Event], bool]:
-    q = EventQuery(
-        kind=[EventKind.TEXT_REPORT.value], since=since, until=until, order="asc", limit=1000
-    )
+def _reports(
+    store: Store, since: datetime, until: datetime, limit: int = SCAN_LIMIT
+) -> tuple[list[Event], bool]:
+    """At most `limit` reports in storage order, and whether more were left unread."""
+    q = EventQuery(kind=[EventKind.TEXT_REPORT.value], since=since, until=until, order="asc")
     out: list[Event] = []
     while True:
+        q = q.model_copy(update={"limit": min(1000, limit - len(out))})
         page = store.list_events(q)
         out.extend(s.event for s in page.items)
         if page.next_cursor is None:
             return out, False
-        if len(out) >= SCAN_LIMIT:
+        if len(out) >= limit:
             return out, True
         q = q.model_copy(update={"cursor": page.next_cursor})
 
 
 @router.get("/opinion", response_model=OpinionReport)
 def opinion(
+    ctx: Context,
     store: StoreDep,
     _: Viewer,
     window: Annotated[str, Query(description="Bucket length: 15m, 1h, 1d or seconds.")] = "1h",
     by: Annotated[Literal["category", "area"], Query(description="Group by.")] = "category",
     since: Annotated[datetime | None, Query(description="Default: 24 h before `until`.")] = None,
     until: Annotated[datetime | None, Query(description="Default: now.")] = None,
+    tz: Annotated[
+        str,
+        Query(
+            description="Windows tile this zone's wall clock: `UTC` (default), `site` (the"
+            " site's time zone) or an IANA name such as `Asia/Shanghai`.",
+            max_length=64,
+        ),
+    ] = "UTC",
 ) -> OpinionReport:
     """Count, mean polarity, share negative and emotions of text reports per window and group.
 
@@ -97,6 +115,7 @@ def opinion(
     """
     try:
         window_s = parse_window(window)
+        zone = _zone(tz, ctx.site.site.tz)
     except ValueError as exc:
         raise HTTPException(UNPROCESSABLE, str(exc)) from exc
     until = _aware(until) if until else datetime.now(UTC)
@@ -109,11 +128,10 @@ def opinion(
             f"more than {MAX_BUCKETS} windows in the range: widen the window or narrow the range",
         )
     events, truncated = _reports(store, since, until)
-    step = timedelta(seconds=window_s)
     buckets = [
         OpinionBucket(
             start=b.start,
-            end=b.start + step,
+            end=b.end or b.start + timedelta(seconds=window_s),
             key=b.key,
             count=b.count,
             scored=b.scored,
@@ -121,17 +139,28 @@ def opinion(
             share_negative=b.share_negative,
             emotions=dict(b.emotions),
         )
-        for b in aggregate_opinion(events, window_s, by)
+        for b in aggregate_opinion(events, window_s, by, zone)
     ]
     return OpinionReport(
         by=by,
         window_s=window_s,
+        tz=str(zone),
         since=since,
         until=until,
         scanned=len(events),
         truncated=truncated,
         buckets=buckets,
     )
+
+
+def _zone(name: str, site: tzinfo) -> tzinfo:
+    """`UTC`, `site` or an IANA zone name; ValueError for anything else."""
+    if name == "site":
+        return site
+    try:
+        return UTC if name == "UTC" else ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: "Asia", a folder
+        raise ValueError(f"tz {name!r}: use UTC, site or an IANA name like Asia/Shanghai") from exc
 
 
 def _aware(t: datetime) -> datetime:
