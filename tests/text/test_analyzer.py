@@ -165,3 +165,21 @@ def test_models_load_once_and_a_bad_dir_is_named(model_dir: Path, tmp_path: Path
     (tmp_path / "empty").mkdir()
     with pytest.raises(TextModelError, match="empty: cannot be loaded"):
         load_models([str(tmp_path / "empty")])
+
+
+def test_a_model_labels_only_the_languages_its_card_names() -> None:
+    english_only = make_classifier()
+    english_only.card["languages"] = ["en"]
+    analyzer = TextAnalyzer("f", {"hazard": english_only})
+    en, zh = analyzer.analyze(
+        [
+            TextMessage("big fire and smoke downtown", id="1"),
+            TextMessage("大楼起火，浓烟滚滚", id="2"),
+        ]
+    )
+    assert en.event is not None and zh.event is not None
+    assert payload(en.event).category == "fire" and "fire" in en.event.labels
+    assert payload(zh.event).category is None and zh.event.labels == []
+    assert payload(zh.event).scores == {}
+    assert "model_not_for_lang:hazard" in (zh.event.evidence[0].caption or "")
+    assert "model_not_for_lang" not in (en.event.evidence[0].caption or "")

@@ -127,8 +127,9 @@ class TextAnalyzer:
         kept = [i for i, p in enumerate(prepared) if p.skip is None]
         texts = [prepared[i].text for i in kept]
         models = self.models  # one snapshot per batch: a swap mid-batch applies to the next
-        predictions = self._classify(texts, models)
-        opinions = self._opinions(texts, [prepared[i].lang for i in kept], models)
+        langs = [prepared[i].lang for i in kept]
+        predictions = self._classify(texts, langs, models)
+        opinions = self._opinions(texts, langs, models)
         for pred, opinion in zip(predictions, opinions, strict=True):
             pred.opinion = opinion
         out: list[Analyzed] = []
@@ -164,22 +165,31 @@ class TextAnalyzer:
         self.models = dict(models)
 
     def _classify(
-        self, texts: list[str], models: Mapping[str, TextClassifier]
+        self, texts: list[str], langs: list[str], models: Mapping[str, TextClassifier]
     ) -> list[_Prediction]:
         preds = [_Prediction() for _ in texts]
         if not texts:
             return preds
         classifiers, _, _ = split_models(models)
         for name, model in classifiers.items():
+            # A model only labels the languages its card says it was trained on: an
+            # English-only urgency model has nothing to say about a Chinese message.
+            known = model.card.get("languages")
+            rows = [i for i, lang in enumerate(langs) if not known or lang in known]
+            for i in sorted(set(range(len(texts))) - set(rows)):
+                preds[i].unsupported.append(name)
+            if not rows:
+                continue
+            batch = [texts[i] for i in rows]
             try:
-                proba = model.scores(texts)
-                labels = model.predict(texts) if model.multi_label else None
+                proba = model.scores(batch)
+                labels = model.predict(batch) if model.multi_label else None
             except Exception:
                 log.exception("text feed %s: model %s failed on a batch", self.feed_id, name)
-                for p in preds:
-                    p.failed.append(name)
+                for i in rows:
+                    preds[i].failed.append(name)
                 continue
-            for row, pred in enumerate(preds):
+            for row, pred in enumerate(preds[i] for i in rows):
                 scores = {
                     lab: round(float(s), 4) for lab, s in zip(model.labels, proba[row], strict=True)
                 }
@@ -201,7 +211,11 @@ class TextAnalyzer:
             return [None] * len(texts)
 
     def _event(self, message: TextMessage, prep: _Prepared, pred: _Prediction) -> Event:
-        flags = prep.flags + tuple(f"model_failed:{n}" for n in pred.failed)
+        flags = (
+            prep.flags
+            + tuple(f"model_failed:{n}" for n in pred.failed)
+            + tuple(f"model_not_for_lang:{n}" for n in pred.unsupported)
+        )
         place = message.place
         location = Location()
         if place is not None:
@@ -252,6 +266,7 @@ class _Prediction:
     category: str | None = None
     confidence: float = 1.0
     failed: list[str] = field(default_factory=list)
+    unsupported: list[str] = field(default_factory=list)  # models not trained on its language
     opinion: Opinion | None = None
 
     def add(self, scores: dict[str, float], top: str, labels: Sequence[str]) -> None:
