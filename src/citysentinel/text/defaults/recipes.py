@@ -214,18 +214,65 @@ def _zh_negatives(folder: Path, label: str, n: int, seed: int) -> Iterator[Row]:
     yield from pool[:n]
 
 
+# Relevance, Chinese: a CEC sentence counts as a message about the emergency when it holds
+# a word of its document's hazard (by CEC folder) or a word about harm or rescue; the rest
+# (background on the place, bylines, quotes) is left out.
+CEC_EVENT_WORDS: dict[str, tuple[str, ...]] = {
+    "earthquake": ("地震", "震"),
+    "fire": ("火", "烟", "燃", "烧", "消防"),
+    "food_poisoning": ("中毒", "呕吐", "腹泻", "腹痛", "就医"),
+    "terrorist_attack": ("袭击", "恐怖", "暴力", "爆炸", "砍", "刀", "枪"),
+    "traffic_accident": ("事故", "撞", "翻", "车祸", "追尾", "坠"),
+}
+HARM_WORDS = ("伤", "死", "亡", "遇难", "被困", "救", "失踪", "疏散", "报警", "医院", "灾", "肇事")
+# CLUE posts naming a disaster are left out of the negatives: some report a real one.
+DISASTER_WORDS = ("地震", "火灾", "起火", "着火", "爆炸", "车祸", "遇难", "被困", "洪水", "台风")
+_SENTENCE_END = re.compile(r"(?<=[。！？!?；;])|\n")
+
+
+def _cec_sentences(folder: Path) -> Iterator[Row]:
+    # Sentences (title included) that mention the event, grouped by document, so the split
+    # keeps a document on one side: short texts like alerts and posts, not news paragraphs.
+    for rec in _read(folder, "cec"):
+        words = CEC_EVENT_WORDS[str(rec["id"]).split("/")[1]] + HARM_WORDS
+        for part in _SENTENCE_END.split(str(rec["text"])):
+            text = part.strip()
+            if len(text) >= 6 and any(w in text for w in words):
+                yield Row(text, "relevant", str(rec["group"]), "zh", "cec")
+
+
+def _zh_conversation_negatives(folder: Path, n: int) -> Iterator[Row]:
+    # Everyday Chinese: n CLUE microblog posts (none naming a disaster) and n food-delivery
+    # and product reviews, each a seeded sample.
+    posts: list[Row] = []
+    for rec in _read(folder, "clue_emotion"):
+        text = str(rec["text"])
+        if not any(w in text for w in DISASTER_WORDS):
+            posts.append(
+                Row(text, "not_relevant", f"clue_emotion/{_chunk(text)}", "zh", "clue_emotion")
+            )
+    reviews: list[Row] = []
+    for ds in ("waimai_10k", "online_shopping_10_cats"):
+        for rec in _read(folder, ds):
+            text = str(rec["text"])
+            reviews.append(Row(text, "not_relevant", f"{ds}/{_chunk(text)}", "zh", ds))
+    for pool in (posts, reviews):
+        random.Random(1).shuffle(pool)
+        yield from pool[:n]
+
+
 def relevance_rows(folder: Path) -> Iterator[Row]:
-    """CrisisLex T6/T26 and CrisisNLP relevance; CEC vs Chinese reviews and posts."""
+    """CrisisLex T6/T26 and CrisisNLP relevance; CEC sentences vs Chinese posts and reviews."""
     n_zh = 0
     for ds, rec in _crisis_rows(folder, ("crisislex_t6", "crisislex_t26", "crisisnlp_lrec2016")):
         raw = _label(rec)
         label = RELEVANCE.get(raw, "relevant" if ds == "crisisnlp_lrec2016" else None)
         if label:
             yield Row(str(rec["text"]), label, str(rec["group"]).lower(), str(rec["lang"]), ds)
-    for row in _cec_rows(folder, lambda _kind: "relevant"):
+    for row in _cec_sentences(folder):
         n_zh += 1
         yield row
-    yield from _zh_negatives(folder, "not_relevant", 2 * n_zh, seed=1)
+    yield from _zh_conversation_negatives(folder, n_zh)
 
 
 def crisis_type_rows(folder: Path) -> Iterator[Row]:
@@ -334,9 +381,13 @@ RECIPES: dict[str, Recipe] = {
             relevance_rows,
             30_000,
             (
-                "Chinese positives are sentences of CEC news reports; Chinese negatives are "
-                "food-delivery and product reviews and CLUE microblog posts, not crisis-free "
-                "news: Chinese non-emergency news is out of distribution.",
+                "Chinese positives are single sentences and titles of CEC news reports that "
+                "name the event's hazard or harm/rescue (CEC_EVENT_WORDS, HARM_WORDS), grouped "
+                "by document; still news wording, not first-person posts.",
+                "Chinese negatives: as many CLUE Emotion microblog posts (none naming a "
+                "disaster, DISASTER_WORDS) and as many food-delivery and product reviews as "
+                "there are CEC sentences; no crisis-free news, so Chinese non-emergency news "
+                "is out of distribution.",
                 "English negatives are tweets posted during the crises that are off-topic "
                 "or marked not related; every CrisisNLP category except "
                 "not_related_or_irrelevant counts as relevant.",
