@@ -6,23 +6,18 @@ import base64
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import (
-    JSON,
     Column,
     ColumnElement,
     Connection,
     Engine,
-    Integer,
     Select,
-    Text,
     any_,
     bindparam,
-    cast,
-    column,
     delete,
     func,
     or_,
@@ -35,6 +30,13 @@ from sqlalchemy.exc import IntegrityError
 
 from citysentinel.events import Event, Severity
 from citysentinel.incidents import Incident, IncidentChange, IncidentStatus
+from citysentinel.storage.pgbatch import (
+    PG_INSERT_CHANGES,
+    PG_INSERT_EVENTS,
+    PG_INSERT_LINKS,
+    PG_UPSERT_INCIDENTS,
+    recordset,
+)
 from citysentinel.storage.tables import (
     engine_state,
     events,
@@ -151,7 +153,7 @@ class Store:
     def _insert_new(self, conn: Connection, batch: list[Event], now: datetime) -> list[StoredEvent]:
         if self.dialect == "postgresql":
             rows = [_event_row(e, now) for e in batch]
-            result = conn.execute(_PG_INSERT_EVENTS, {"rows": _recordset(rows)})
+            result = conn.execute(PG_INSERT_EVENTS, {"rows": recordset(rows)})
             seq_by_id = {r.id: r.seq for r in result}
             return [StoredEvent(seq_by_id[e.id], e) for e in batch if e.id in seq_by_id]
         ids = [e.id for e in batch]
@@ -250,7 +252,7 @@ class Store:
             stored = self._write_changes(conn, changes)
             link_rows = [{"incident_id": i, "event_id": e} for i, e in dict.fromkeys(links)]
             if link_rows and self.dialect == "postgresql":
-                conn.execute(_PG_INSERT_LINKS, {"rows": _recordset(link_rows)})
+                conn.execute(PG_INSERT_LINKS, {"rows": recordset(link_rows)})
             elif link_rows:
                 conn.execute(self._insert_ignore(incident_events), link_rows)
             for chunk in _chunks(list(done_seqs), 500):
@@ -274,8 +276,8 @@ class Store:
         rows = [_incident_row(inc) for inc in latest.values()]
         change_rows = [_change_row(ch) for ch in changes]
         if self.dialect == "postgresql":
-            conn.execute(_PG_UPSERT_INCIDENTS, {"rows": _recordset(rows)})
-            result = conn.execute(_PG_INSERT_CHANGES, {"rows": _recordset(change_rows)})
+            conn.execute(PG_UPSERT_INCIDENTS, {"rows": recordset(rows)})
+            result = conn.execute(PG_INSERT_CHANGES, {"rows": recordset(change_rows)})
             # Sequence values were drawn in batch order, whatever order RETURNING uses.
             seqs = sorted(result.scalars())
         else:
@@ -293,7 +295,7 @@ class Store:
         return stmt.on_conflict_do_update(index_elements=keys, set_=cols)
 
     def _in(self, col: Column[Any], values: list[Any]) -> ColumnElement[bool]:
-        """`col IN values`; one array parameter on PostgreSQL (see _PG_INSERT_EVENTS for why)."""
+        """`col IN values`; one array parameter on PostgreSQL (see PG_INSERT_EVENTS for why)."""
         if self.dialect == "postgresql":
             return col == any_(bindparam(None, values, type_=postgresql.ARRAY(col.type)))
         return col.in_(values)
@@ -478,58 +480,6 @@ def _event_row(e: Event, now: datetime) -> dict[str, Any]:
         "received_at": now,
         "engine_done": False,
     }
-
-
-def _recordset_insert(table: Any, names: list[str]) -> Any:
-    """INSERT INTO table the rows of one JSON array parameter `rows`, in array order."""
-    cols = [column(n, table.c[n].type) for n in names] + [column("n", Integer)]
-    rows = func.json_to_recordset(cast(bindparam("rows", type_=Text), JSON))
-    source = rows.table_valued(*cols).render_derived(with_types=True)
-    # Ordered by position so sequence values follow the batch order.
-    picked = select(*[source.c[n] for n in names]).order_by(source.c.n)
-    return postgresql.insert(table).from_select(names, picked)
-
-
-def _recordset(rows: list[dict[str, Any]]) -> str:
-    return json.dumps([{**r, "n": i} for i, r in enumerate(rows)], default=_json_value)
-
-
-def _json_value(value: object) -> str:
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to storage; use timezone-aware UTC")
-        return value.astimezone(UTC).isoformat()
-    raise TypeError(f"cannot store {type(value).__name__} as JSON")
-
-
-# PostgreSQL gets a batch as one JSON array instead of a multi-row VALUES list: psycopg
-# re-parses (and never prepares) any statement with more than 50 parameters, and for a
-# 200-event VALUES list that parse cost as much client CPU as the rest of the request.
-# With one parameter the statement text is fixed, so psycopg caches and prepares it.
-# ON CONFLICT DO NOTHING makes the id check part of the insert (one round trip, no race).
-_EVENT_COLUMNS = [c.name for c in events.columns if c.name != "seq"]
-_PG_INSERT_EVENTS = (
-    _recordset_insert(events, _EVENT_COLUMNS)
-    .on_conflict_do_nothing(index_elements=["id"])
-    .returning(events.c.seq, events.c.id)
-)
-_PG_INSERT_LINKS = _recordset_insert(
-    incident_events, [c.name for c in incident_events.columns]
-).on_conflict_do_nothing()
-_PG_INSERT_CHANGES = _recordset_insert(
-    incident_changes, [c.name for c in incident_changes.columns if c.name != "seq"]
-).returning(incident_changes.c.seq)
-
-
-def _pg_upsert_incidents() -> Any:
-    names = [c.name for c in incidents.columns]
-    stmt = _recordset_insert(incidents, names)
-    return stmt.on_conflict_do_update(
-        index_elements=["id"], set_={n: stmt.excluded[n] for n in names if n != "id"}
-    )
-
-
-_PG_UPSERT_INCIDENTS = _pg_upsert_incidents()
 
 
 def _incident_row(inc: Incident) -> dict[str, Any]:
