@@ -298,7 +298,7 @@ class Pipeline:
             await asyncio.sleep(retention.interval_s)
 
     def apply_retention(self) -> dict[str, int]:
-        """Delete events, resolved incidents and evidence files past their retention."""
+        """Delete events, resolved incidents, evidence files and ended sessions past retention."""
         r = self.site.storage.retention
         now = utcnow()
         deleted = {
@@ -307,6 +307,8 @@ class Pipeline:
                 now - timedelta(days=r.resolved_incidents_days)
             ),
             "evidence_files": self._delete_old_evidence(time.time() - r.evidence_days * 86400),
+            # Ended sign-in sessions are of no use after a day; they would pile up otherwise.
+            "sessions": self.admin.delete_sessions_ended_before(now - timedelta(days=1)),
         }
         for what, n in deleted.items():
             self.metrics.retention_deleted_total.labels(what).inc(n)

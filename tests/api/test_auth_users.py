@@ -443,3 +443,30 @@ def test_a_session_stops_being_active_when_it_ends(
     assert not admin.is_active(ids[2]) and not admin.is_active("no-such-key")
     key, _ = admin.create_key("ops", Role.OPERATOR, created_by="test")
     assert admin.is_active(key.id)  # API keys do not expire
+
+
+def test_ended_sessions_are_deleted_but_api_keys_are_kept(
+    user_store: Callable[..., UserStore], database_url: str
+) -> None:
+    store = user_store(database_url)
+    admin = AdminStore(store.engine)
+    store.create_user("ana", PASSWORD, Role.OPERATOR)
+    sessions = []
+    for _ in range(3):
+        session = store.login("ana", PASSWORD).session
+        assert session is not None
+        sessions.append(session.id)
+    admin.revoke_key(sessions[0])  # signed out now
+    with store.engine.begin() as conn:  # expired two days ago
+        conn.execute(
+            update(api_keys)
+            .where(api_keys.c.id == sessions[1])
+            .values(expires_at=utcnow() - timedelta(days=2))
+        )
+    key, _ = admin.create_key("ops", Role.OPERATOR, created_by="test")
+    admin.revoke_key(key.id)
+    assert admin.delete_sessions_ended_before(utcnow() - timedelta(days=1)) == 1
+    left = {k.id for k in admin.list_keys(sessions=True)}
+    assert left == {sessions[0], sessions[2], key.id}  # signed out today: kept until tomorrow
+    assert admin.delete_sessions_ended_before(utcnow() + timedelta(seconds=1)) == 1
+    assert {k.id for k in admin.list_keys(sessions=True)} == {sessions[2], key.id}

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, delete, or_, select, update
 
 from citysentinel.events.model import utcnow
 from citysentinel.incidents import Silence
@@ -146,6 +146,20 @@ class AdminStore:
                 .values(revoked_at=utcnow())
             )
         return bool(result.rowcount)
+
+    def delete_sessions_ended_before(self, before: datetime) -> int:
+        """Delete sign-in sessions that expired or were ended before `before`; how many.
+
+        API keys are kept (revoked ones too: they name who acted in the audit log).
+        """
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                delete(api_keys).where(
+                    api_keys.c.user_id.is_not(None),
+                    or_(api_keys.c.expires_at < before, api_keys.c.revoked_at < before),
+                )
+            )
+        return int(result.rowcount or 0)
 
     def count_keys(self) -> int:
         return len([k for k in self.list_keys() if k.revoked_at is None])
