@@ -68,14 +68,20 @@ def test_end_state_matches_but_never_opens() -> None:
 
 
 @pytest.mark.parametrize(
-    ("source", "zone", "expected"),
+    ("source", "zone", "address", "expected"),
     [
-        ("cam-gate", "yard", "yard-intrusion|cam-gate|yard"),
-        ("cam-gate", None, "yard-intrusion|cam-gate|"),
+        ("cam-gate", "yard", None, "yard-intrusion|cam-gate|yard"),
+        ("cam-gate", None, None, "yard-intrusion|cam-gate|"),
+        ("cam-gate", "yard", "Main St", "yard-intrusion|cam-gate|yard"),  # the zone wins
+        ("hotline", None, "Main  St ", "yard-intrusion|hotline|@main st"),
+        ("hotline", None, "MAIN ST", "yard-intrusion|hotline|@main st"),
+        ("hotline", None, "Bridge Rd", "yard-intrusion|hotline|@bridge rd"),
     ],
 )
-def test_dedup_key_is_rule_source_zone(source: str, zone: str | None, expected: str) -> None:
-    assert make_rule().key(make_event(source=source, zone=zone)) == expected
+def test_dedup_key_is_rule_source_and_zone_or_place(
+    source: str, zone: str | None, address: str | None, expected: str
+) -> None:
+    assert make_rule().key(make_event(source=source, zone=zone, address=address)) == expected
 
 
 # -- schedules ------------------------------------------------------------------

@@ -58,7 +58,10 @@ class Incident(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: str = Field(default_factory=lambda: uuid.uuid4().hex)
-    key: str = Field(description="rule|source|zone: repeated events with this key update it.")
+    key: str = Field(
+        description="rule|source|zone (or @place without a zone): repeated events with this"
+        " key update it."
+    )
     grouped_keys: list[str] = Field(
         default_factory=list, description="Keys of related events grouped into this incident."
     )

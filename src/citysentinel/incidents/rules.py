@@ -249,8 +249,16 @@ class RuleConfig(BaseModel):
         return True
 
     def key(self, event: Event) -> str:
-        """Dedup key: rule, source and zone."""
-        return f"{self.id}|{event.source}|{event.location.zone or ''}"
+        """Dedup key: rule, source and zone; without a zone, the named place (`address`).
+
+        A hotline or a text feed is one source for reports from all over the city:
+        keyed on the source alone, every fire it reports would fold into one incident.
+        """
+        loc = event.location
+        place = loc.zone or ""
+        if not place and loc.address:
+            place = "@" + " ".join(loc.address.casefold().split())[:200]
+        return f"{self.id}|{event.source}|{place}"
 
     def opens_on(self, event: Event) -> bool:
         return event.state is not EventState.END
