@@ -114,7 +114,7 @@ del graph.value_info[:]
 model = update_inputs_outputs_dims(model, inputs, outputs)
 onnx.checker.check_model(model)
 onnx.save(model, out)
-print(onnx.__version__)
+sys.stdout.write(onnx.__version__ + "\\n")  # the reply to the parent, read from stdout
 """
 
 
