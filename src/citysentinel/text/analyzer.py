@@ -175,9 +175,12 @@ class TextAnalyzer:
             # A model only labels the languages its card says it was trained on: an
             # English-only urgency model has nothing to say about a Chinese message.
             known = model.card.get("languages")
-            rows = [i for i, lang in enumerate(langs) if not known or lang in known]
-            for i in sorted(set(range(len(texts))) - set(rows)):
-                preds[i].unsupported.append(name)
+            rows: list[int] = []
+            for i, lang in enumerate(langs):
+                if not known or lang in known:
+                    rows.append(i)
+                else:
+                    preds[i].unsupported.append(name)
             if not rows:
                 continue
             batch = [texts[i] for i in rows]
