@@ -5,13 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
-import socket
 import threading
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
@@ -20,6 +18,7 @@ from citysentinel.events import Event, EventKind
 from citysentinel.incidents import IncidentChange
 from citysentinel.metrics import Metrics
 from citysentinel.sinks.base import SinkItem
+from citysentinel.sources.mqtt import make_client
 
 log = logging.getLogger(__name__)
 
@@ -120,11 +119,7 @@ class MqttSink:
 
     def _build_client(self) -> mqtt.Client:
         cfg = self._config
-        client_id = cfg.client_id or f"citysentinel-{socket.gethostname()}-{os.getpid()}"
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
-        if cfg.username is not None:
-            password = cfg.password.get_secret_value() if cfg.password else None
-            client.username_pw_set(cfg.username, password)
+        client = make_client("citysentinel", cfg.client_id, cfg.username, cfg.password)
         client.will_set(self._available_topic, OFFLINE, qos=1, retain=True)
         client.reconnect_delay_set(cfg.reconnect_min_s, cfg.reconnect_max_s)
         client.max_queued_messages_set(cfg.max_queued)

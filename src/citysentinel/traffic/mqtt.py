@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
-import socket
 import threading
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from citysentinel.events.model import utcnow
+from citysentinel.sources.mqtt import make_client
 from citysentinel.traffic.readings import RawReading
 
 log = logging.getLogger(__name__)
@@ -176,11 +174,9 @@ class MqttReadings:
         self.messages = 0
         self.bad_payloads = 0
         self.last_error: str | None = None
-        client_id = config.client_id or f"citysentinel-traffic-{socket.gethostname()}-{os.getpid()}"
-        self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
-        if config.username is not None:
-            password = config.password.get_secret_value() if config.password else None
-            self._client.username_pw_set(config.username, password)
+        self._client = make_client(
+            "citysentinel-traffic", config.client_id, config.username, config.password
+        )
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
