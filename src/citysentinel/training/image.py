@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import math
 import sys
 import time
@@ -18,6 +17,7 @@ from torch import nn
 from citysentinel.eval.image import ImageSet, classification_report, load_image, macro_f1
 from citysentinel.training.backbone import build_backbone
 from citysentinel.training.data import Augment, Image, class_weights, stratified_split
+from citysentinel.training.early import BestEpoch
 from citysentinel.training.export import write_outputs
 from citysentinel.vision.classifier import Preprocess
 
@@ -156,7 +156,7 @@ def fit(
     loss_fn = nn.CrossEntropyLoss(weight=torch.from_numpy(class_weights(train_y, n)))
     pre = Preprocess(config.image_size)
     augment, rng = Augment(config.image_size), np.random.default_rng(config.seed)
-    best_f1, best_state, stale = -1.0, copy.deepcopy(model.state_dict()), 0
+    keeper = BestEpoch(model, config.patience)
     history: list[dict[str, float]] = []
     for epoch in range(1, config.epochs + 1):
         bar = Progress(steps, f"epoch {epoch}/{config.epochs}", progress)
@@ -172,14 +172,9 @@ def fit(
         history.append({"epoch": epoch, "train_loss": round(loss, 4), "val_macro_f1": f1})
         if progress:
             sys.stderr.write(f"epoch {epoch}: train loss {loss:.4f}, val macro-F1 {f1:.4f}\n")
-        if f1 > best_f1:
-            best_f1, best_state, stale = f1, copy.deepcopy(model.state_dict()), 0
-        else:
-            stale += 1
-            if stale >= config.patience:
-                break  # early stopping on validation macro-F1
-    model.load_state_dict(best_state)
-    model.eval()
+        if keeper.record(f1):
+            break  # early stopping on validation macro-F1
+    keeper.restore()
     return model, history
 
 

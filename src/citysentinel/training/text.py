@@ -10,7 +10,6 @@ validation groups stay unseen so the card's figures mean something.
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 import sys
@@ -44,6 +43,7 @@ from citysentinel.text.onnx_model import (
     make_tokenizer,
 )
 from citysentinel.text.split import group_split
+from citysentinel.training.early import BestEpoch
 from citysentinel.training.image import Progress
 
 
@@ -176,7 +176,7 @@ def _fit(
     )
     loss_fn = _loss(y[train], config.multi_label)
     target = torch.from_numpy(y) if config.multi_label else torch.from_numpy(y).long()
-    best_f1, best_state, stale = -1.0, copy.deepcopy(model.state_dict()), 0
+    keeper = BestEpoch(model, config.patience)
     history: list[dict[str, float]] = []
     for epoch in range(1, config.epochs + 1):
         model.train()
@@ -202,14 +202,9 @@ def _fit(
             sys.stderr.write(
                 f"epoch {epoch}: train loss {np.mean(losses):.4f}, val macro-F1 {f1}\n"
             )
-        if f1 > best_f1:
-            best_f1, best_state, stale = f1, copy.deepcopy(model.state_dict()), 0
-        else:
-            stale += 1
-            if stale >= config.patience:
-                break  # early stopping on validation macro-F1
-    model.load_state_dict(best_state)
-    model.eval()
+        if keeper.record(f1):
+            break  # early stopping on validation macro-F1
+    keeper.restore()
     return history
 
 
